@@ -1,0 +1,22 @@
+"""The stack the master runs, as plain data: what the options and config files amount to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from muletui.ipc.spec import FarmSpec, MuleSpec
+
+
+@dataclass
+class StackConfig:
+    """Mules, farms, the app and the few tunables the engine needs."""
+
+    mules: list[MuleSpec] = field(default_factory=list)
+    farms: list[FarmSpec] = field(default_factory=list)
+    app: list[tuple[str, str]] = field(default_factory=list)  # ("file" | "module", value)
+    pythonpath: list[str] = field(default_factory=list)
+    opt: dict[str, bytes | bool] = field(default_factory=dict)  # uwsgi.opt
+    numproc: int = 1
+    mule_msg_size: int = 0
+    reload_mercy: float = 60.0  # --mule-reload-mercy
+    chdir: str | None = None

@@ -1,0 +1,175 @@
+"""The engine's typed event stream: one frozen dataclass per kind, each stamped at creation.
+
+``t`` is ``time.monotonic()`` when the event happened (for output lines: when the bytes were
+read). ``kind`` is the stable name used in ``--events`` JSON Lines.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class; subclasses set ``kind``."""
+
+    kind: ClassVar[str] = "event"
+    t: float = field(default_factory=time.monotonic, kw_only=True)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view: ``kind``, ``t`` and every field."""
+        data: dict[str, object] = {"kind": self.kind, "t": round(self.t, 6)}
+        for f in fields(self):
+            if f.name != "t":
+                data[f.name] = getattr(self, f.name)
+        return data
+
+
+@dataclass(frozen=True)
+class StackStarting(Event):
+    kind: ClassVar[str] = "stack_starting"
+    mules: int
+    farms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackReady(Event):
+    """The app was imported in the stack root; mules are being forked."""
+
+    kind: ClassVar[str] = "stack_ready"
+    root_pid: int
+
+
+@dataclass(frozen=True)
+class StackFailed(Event):
+    """The stack could not start (app import error, root died); ``reason`` is one line."""
+
+    kind: ClassVar[str] = "stack_failed"
+    reason: str
+
+
+@dataclass(frozen=True)
+class StackStopped(Event):
+    """Shutdown finished; ``left_queued`` maps a queue name to (messages, bytes) left unread."""
+
+    kind: ClassVar[str] = "stack_stopped"
+    left_queued: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class MasterLog(Event):
+    """A line the master writes to the uWSGI log (uWSGI's own wording where it has one)."""
+
+    kind: ClassVar[str] = "master_log"
+    text: str
+
+
+@dataclass(frozen=True)
+class StackWarning(Event):
+    """Something the user should know: a uWSGI trap avoided, a drop, a throttled respawn."""
+
+    kind: ClassVar[str] = "warning"
+    text: str
+    mule_id: int = 0
+
+
+@dataclass(frozen=True)
+class MuleSpawned(Event):
+    kind: ClassVar[str] = "mule_spawned"
+    mule_id: int
+    pid: int
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class MuleExited(Event):
+    """A mule process ended: ``code`` for an exit, ``signal`` (e.g. ``SIGKILL``) for a kill."""
+
+    kind: ClassVar[str] = "mule_exited"
+    mule_id: int
+    pid: int
+    code: int | None
+    signal: str | None
+    uptime: float
+    expected: bool  # an operator stop, reload or shutdown, not a crash
+
+    @property
+    def description(self) -> str:
+        """``exit 3`` or ``killed by SIGKILL``."""
+        return f"killed by {self.signal}" if self.signal else f"exit {self.code}"
+
+
+@dataclass(frozen=True)
+class MuleStateChanged(Event):
+    """A lifecycle transition; ``retry_at`` is the monotonic time of the next spawn in BACKOFF."""
+
+    kind: ClassVar[str] = "mule_state"
+    mule_id: int
+    old: str
+    new: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    """One captured line; ``t`` monotonic, ``wall`` epoch seconds, both taken at capture."""
+
+    t: float
+    wall: float
+    text: str
+
+
+@dataclass(frozen=True)
+class OutputLines(Event):
+    """Lines read in one go from one stream of one process (mule id, or 0 for the stack root)."""
+
+    kind: ClassVar[str] = "output"
+    mule_id: int
+    stream: str  # "out" or "err"
+    lines: tuple[OutputLine, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "t": round(self.t, 6),
+            "mule_id": self.mule_id,
+            "stream": self.stream,
+            "lines": len(self.lines),
+            "bytes": sum(len(line.text) for line in self.lines),
+        }
+
+
+@dataclass(frozen=True)
+class MessageSent(Event):
+    """A mule_msg was queued; ``sender`` is a mule id, 0 for the stack root, -1 for the master."""
+
+    kind: ClassVar[str] = "message_sent"
+    sender: int
+    target: int | str  # mule id, 0 for the shared queue, or a farm name
+    size: int
+    preview: str
+
+
+@dataclass(frozen=True)
+class MessageDropped(Event):
+    """A mule_msg returned False: ``reason`` is ``queue full``, ``too large`` or ``bad mule id``."""
+
+    kind: ClassVar[str] = "message_dropped"
+    sender: int
+    target: int | str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A mule read a message from ``queue`` (``own``, ``shared`` or a farm name)."""
+
+    kind: ClassVar[str] = "message_received"
+    mule_id: int
+    queue: str
+    size: int
+    preview: str
+    maybe_truncated: bool

@@ -1,0 +1,467 @@
+"""The master: owns the stack's channels, runs mule lifecycles and publishes every event.
+
+Lives in one asyncio event loop (the console's or the headless runner's) and never forks: the
+stack root forks mules for it. It is never on the data path of ``mule_msg``; it only reads the
+stats block, the report socket and the processes' output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from muletui.config.stack_config import StackConfig
+from muletui.engine import events
+from muletui.engine.bus import EventBus
+from muletui.engine.channels import Channels
+from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
+from muletui.engine.output import PipeReader
+from muletui.engine.reports import ReportReader
+from muletui.engine.root_process import RootCallbacks, RootProcess
+from muletui.ipc.spec import StackSpec
+from muletui.ipc.stats_block import Activity, Field, HeaderFlag, StatsBlock
+
+MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
+
+
+class StackState(str, Enum):
+    NEW = "new"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class StackStartError(Exception):
+    """The stack could not start; ``str()`` is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class MuleStats:
+    """One mule's counters as sampled from the stats block."""
+
+    msgs_in: int
+    msgs_out: int
+    msgs_dropped: int
+    activity: Activity
+    activity_arg: int
+    queue_bytes: int
+
+
+class Master:
+    """Runs one stack. ``start()``, then ``stop()``; actions in between drive single mules."""
+
+    def __init__(
+        self,
+        config: StackConfig,
+        bus: EventBus | None = None,
+        *,
+        respawn: RespawnPolicy | None = None,
+        shutdown_grace: float = 3.0,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.respawn = respawn or RespawnPolicy()
+        self.shutdown_grace = shutdown_grace
+        self.state = StackState.NEW
+        self.mules = {spec.mule_id: Mule(spec) for spec in config.mules}
+        self.root_pid = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channels: Channels | None = None
+        self._stats: StatsBlock | None = None
+        self._root: RootProcess | None = None
+        self._reports: ReportReader | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._open_streams = 0
+        self._streams_closed = asyncio.Event()
+        self._mules_gone = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the stack root, import the app there, fork every mule.
+
+        Raises :class:`StackStartError` (after cleaning up) if the app cannot be imported.
+        """
+        self._loop = asyncio.get_running_loop()
+        self.state = StackState.STARTING
+        config = self.config
+        self._publish(events.StackStarting(mules=len(self.mules), farms=tuple(f.name for f in config.farms)))
+        for farm in config.farms:
+            members = ",".join(str(m) for m in farm.members)
+            self._log(f"created farm {farm.index} name: {farm.name} mules:{members}")
+        self._channels = Channels(list(self.mules), config.farms, config.mule_msg_size)
+        self._stats = StatsBlock.create(len(self.mules) + 1)
+        self._reports = ReportReader(self._channels.report_recv, self.bus)
+        spec = StackSpec(
+            mules=tuple(config.mules),
+            farms=tuple(config.farms),
+            mule_queues={i: q.fds for i, q in self._channels.mules.items()},
+            shared_queue=self._channels.shared.fds,
+            farm_queues={i: q.fds for i, q in self._channels.farms.items()},
+            report_fd=self._channels.report_send.fileno(),
+            stats_fd=self._stats.fd,
+            masterpid=os.getpid(),
+            started_on=int(time.time()),
+            numproc=config.numproc,
+            opt=config.opt,
+            app=tuple(config.app),
+            pythonpath=tuple(config.pythonpath),
+            mule_msg_size=config.mule_msg_size,
+        )
+        self._ready = self._loop.create_future()
+        self._root = RootProcess(
+            spec,
+            [self._stats.fd, *self._channels.inherited_fds()],
+            RootCallbacks(self._on_ready, self._on_app_failed, self._on_spawned, self._on_exited, self._on_root_exit),
+            cwd=config.chdir,
+        )
+        self._capture(0, "out", self._root.stdout_fd)
+        self._capture(0, "err", self._root.stderr_fd)
+        try:
+            await self._ready
+        except StackStartError as error:
+            self.state = StackState.FAILED
+            self._publish(events.StackFailed(reason=str(error)))
+            await self._finish()
+            raise
+        self.state = StackState.RUNNING
+        for mule in self.mules.values():
+            self._spawn(mule)
+
+    def _on_ready(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self._publish(events.StackReady(root_pid=root_pid))
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+
+    def _on_app_failed(self, reason: str) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(StackStartError(f"the app failed to import: {reason}"))
+
+    def _on_root_exit(self, code: int) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(StackStartError(f"the stack root exited at start ({_status_text(code)})"))
+            return
+        if self.state is StackState.RUNNING:
+            self.state = StackState.FAILED
+            reason = f"the stack root died ({_status_text(code)}); its mules died with it"
+            self._publish(events.StackFailed(reason=reason))
+            self._log(reason)
+            for mule in self.mules.values():
+                self._cancel_timer(mule)
+                self._transition(mule, MuleState.FATAL)
+            self._stopped.set()
+
+    # -- spawning and exits ----------------------------------------------------------------
+
+    def _capture(self, mule_id: int, stream: str, fd: int) -> None:
+        self._open_streams += 1
+        self._streams_closed.clear()
+
+        def on_lines(lines: tuple[events.OutputLine, ...]) -> None:
+            self._publish(events.OutputLines(mule_id=mule_id, stream=stream, lines=lines, t=lines[0].t))
+
+        def on_eof() -> None:
+            self._open_streams -= 1
+            if not self._open_streams:
+                self._streams_closed.set()
+
+        PipeReader(fd, on_lines, on_eof)
+
+    def _spawn(self, mule: Mule) -> None:
+        assert self._root is not None
+        self._timers.pop(mule.mule_id, None)
+        mule.retry_at = None
+        mule.stop_requested = mule.restart_after_stop = False
+        self._transition(mule, MuleState.STARTING)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self._root.fork(mule.mule_id, out_w, err_w)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._capture(mule.mule_id, "out", out_r)
+        self._capture(mule.mule_id, "err", err_r)
+
+    def _on_spawned(self, mule_id: int, pid: int) -> None:
+        mule = self.mules[mule_id]
+        mule.pid = pid
+        self._mules_gone.clear()
+        mule.incarnation += 1
+        mule.started_at = time.monotonic()
+        self._log(f"spawned uWSGI mule {mule_id} (pid: {pid})")
+        self._publish(events.MuleSpawned(mule_id=mule_id, pid=pid, incarnation=mule.incarnation))
+        if mule.state is MuleState.STARTING:
+            self._transition(mule, MuleState.RUNNING)
+
+    def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
+        mule = self.mules[mule_id]
+        code = os.waitstatus_to_exitcode(status)
+        signame = signal.Signals(-code).name if code < 0 else None
+        uptime = time.monotonic() - mule.started_at
+        expected = mule.stop_requested or self.state is not StackState.RUNNING
+        exited = events.MuleExited(
+            mule_id=mule_id,
+            pid=pid,
+            code=None if signame else code,
+            signal=signame,
+            uptime=round(uptime, 3),
+            expected=expected,
+        )
+        mule.last_exit = exited.description
+        mule.pid = 0
+        if not any(m.pid for m in self.mules.values()):
+            self._mules_gone.set()
+        self._publish(exited)
+        if self.state is not StackState.RUNNING:
+            self._log(f"mule {mule_id} (pid: {pid}) annihilated")
+            self._transition(mule, MuleState.EXITED)
+        elif expected:
+            if mule.restart_after_stop:
+                mule.respawns += 1
+                self._spawn(mule)
+            else:
+                self._transition(mule, MuleState.EXITED)
+        else:
+            self._log(f"OOOPS mule {mule_id} (pid: {pid}) crippled...trying respawn...")
+            self._schedule_respawn(mule, uptime)
+
+    def _schedule_respawn(self, mule: Mule, uptime: float) -> None:
+        mule.respawns += 1
+        if uptime >= self.respawn.stable_after:
+            mule.quick_crashes = 0
+            self._spawn(mule)
+            return
+        mule.quick_crashes += 1
+        delay = self.respawn.delay(mule.quick_crashes)
+        if mule.quick_crashes > self.respawn.free_retries:
+            self._warn(
+                f"mule {mule.mule_id} is crashing in a loop ({mule.quick_crashes} quick exits in a row, "
+                f"last: {mule.last_exit}): next respawn in {delay:g}s (uWSGI would retry every second)",
+                mule.mule_id,
+            )
+        assert self._loop is not None
+        mule.retry_at = time.monotonic() + delay
+        self._transition(mule, MuleState.BACKOFF)
+        self._timers[mule.mule_id] = self._loop.call_later(delay, self._spawn, mule)
+
+    def _cancel_timer(self, mule: Mule) -> None:
+        timer = self._timers.pop(mule.mule_id, None)
+        if timer is not None:
+            timer.cancel()
+        mule.retry_at = None
+
+    def _transition(self, mule: Mule, new: MuleState) -> None:
+        old = mule.state
+        if old is new:
+            return
+        check_transition(old, new)
+        mule.state = new
+        self._publish(events.MuleStateChanged(mule_id=mule.mule_id, old=old.value, new=new.value, retry_at=mule.retry_at))
+
+    # -- operator actions ------------------------------------------------------------------
+
+    def _mule(self, mule_id: int) -> Mule:
+        mule = self.mules.get(mule_id)
+        if mule is None:
+            raise KeyError(f"there is no mule {mule_id} (mules are 1..{len(self.mules)})")
+        return mule
+
+    def _terminate(self, mule: Mule, signum: int, mercy: float) -> None:
+        """Send ``signum`` to the running incarnation; SIGKILL it if it outlives ``mercy``."""
+        assert self._root is not None and self._loop is not None
+        mule.stop_requested = True
+        self._transition(mule, MuleState.STOPPING)
+        pid = mule.pid
+        self._root.signal(mule.mule_id, pid, signum)
+
+        def no_mercy() -> None:
+            if mule.pid == pid and self._root is not None:
+                self._log(f"mule {mule.mule_id} (pid: {pid}) is taking too much time to die...NO MERCY !!!")
+                self._root.signal(mule.mule_id, pid, signal.SIGKILL)
+
+        self._loop.call_later(mercy, no_mercy)
+
+    def stop_mule(self, mule_id: int) -> None:
+        """Stop a mule gracefully (SIGHUP, then SIGKILL after the reload mercy); it stays down."""
+        mule = self._mule(mule_id)
+        if mule.state is MuleState.BACKOFF:
+            self._cancel_timer(mule)
+            self._transition(mule, MuleState.EXITED)
+        elif mule.state is MuleState.RUNNING:
+            self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
+
+    def restart_mule(self, mule_id: int) -> None:
+        """Restart a mule gracefully, or start it now if it is down or backing off."""
+        mule = self._mule(mule_id)
+        if mule.state is MuleState.RUNNING:
+            mule.restart_after_stop = True
+            self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
+        elif mule.state in (MuleState.EXITED, MuleState.BACKOFF, MuleState.FATAL):
+            self._cancel_timer(mule)
+            mule.quick_crashes = 0
+            self._spawn(mule)
+        elif mule.state is MuleState.STOPPING:
+            mule.restart_after_stop = True
+
+    def kill_mule(self, mule_id: int) -> None:
+        """SIGKILL a mule, as ``kill -9`` would: the master sees a crash and respawns it."""
+        mule = self._mule(mule_id)
+        if mule.pid and self._root is not None:
+            self._root.signal(mule_id, mule.pid, signal.SIGKILL)
+
+    def reload_mules(self) -> None:
+        """uWSGI's mule reload: SIGHUP to every mule, respawn each as it exits, no OOOPS."""
+        for mule in self.mules.values():
+            self.restart_mule(mule.mule_id)
+
+    # -- messages from the master side -----------------------------------------------------
+
+    def set_message_events(self, enabled: bool) -> None:
+        """Ask every stack process to report each message sent and received (rate-limited)."""
+        assert self._stats is not None
+        self._stats.set_flag(HeaderFlag.MESSAGE_EVENTS, int(enabled))
+
+    def send_message(self, data: bytes, target: int | str | None = None) -> str:
+        """Queue ``data`` like ``uwsgi.mule_msg``: ``None``/0 shared, N mule N, str a farm.
+
+        Returns the fate: ``queued``, ``queue full``, ``too large``, ``bad mule id`` or
+        ``unknown farm``; every outcome is also published as an event.
+        """
+        assert self._channels is not None
+        if target is None or target == 0:
+            queue, shown = self._channels.shared, 0
+        elif isinstance(target, int):
+            queue, shown = self._channels.mules.get(target), target  # type: ignore[assignment]
+        else:
+            farm = next((f for f in self.config.farms if f.name == target), None)
+            queue, shown = (self._channels.farms[farm.index] if farm else None), target  # type: ignore[assignment]
+        if queue is None:
+            fate = "unknown farm" if isinstance(target, str) else "bad mule id"
+        else:
+            try:
+                queue.send.send(data)
+            except BlockingIOError:
+                fate = "queue full"
+            except OSError as error:
+                fate = "too large" if error.errno == 90 else error.strerror or "error"
+            else:
+                self._publish(events.MessageSent(sender=MASTER_SENDER, target=shown, size=len(data), preview=_preview(data)))
+                return "queued"
+        self._publish(events.MessageDropped(sender=MASTER_SENDER, target=shown, size=len(data), reason=fate))
+        return fate
+
+    def sample(self) -> dict[int, MuleStats]:
+        """Counters of every mule, read from the stats block (cheap: no syscall but one ioctl per queue)."""
+        assert self._stats is not None and self._channels is not None
+        result = {}
+        for mule_id in self.mules:
+            record = self._stats.record(mule_id)
+            result[mule_id] = MuleStats(
+                msgs_in=record[Field.MSGS_IN],
+                msgs_out=record[Field.MSGS_OUT],
+                msgs_dropped=record[Field.MSGS_DROPPED],
+                activity=Activity(record[Field.ACTIVITY]),
+                activity_arg=record[Field.ACTIVITY_ARG],
+                queue_bytes=self._channels.mules[mule_id].pending_bytes(),
+            )
+        return result
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def wait_stopped(self) -> None:
+        """Until the stack stopped (by :meth:`stop`) or failed."""
+        await self._stopped.wait()
+
+    async def stop(self) -> dict[str, tuple[int, int]]:
+        """Stop every mule (SIGINT, grace, SIGKILL), then the root; returns what was left queued."""
+        if self.state in (StackState.STOPPING, StackState.STOPPED):
+            await self._stopped.wait()
+            return {}
+        failed = self.state is StackState.FAILED
+        self.state = StackState.STOPPING
+        for mule in self.mules.values():
+            self._cancel_timer(mule)
+            if mule.state is MuleState.BACKOFF:
+                self._transition(mule, MuleState.EXITED)
+            elif mule.pid and self._root is not None and not failed:
+                mule.stop_requested = True
+                self._transition(mule, MuleState.STOPPING)
+                self._root.signal(mule.mule_id, mule.pid, signal.SIGINT)
+        await self._wait_mules_gone(self.shutdown_grace)
+        left = await self._finish()
+        return left
+
+    async def _wait_mules_gone(self, timeout: float) -> None:
+        """Until every mule reported its exit, or ``timeout``; the root SIGKILLs the rest."""
+        if any(m.pid for m in self.mules.values()):
+            try:
+                await asyncio.wait_for(self._mules_gone.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _finish(self) -> dict[str, tuple[int, int]]:
+        """Close the root (it kills stragglers), collect the last output, report leftovers."""
+        left: dict[str, tuple[int, int]] = {}
+        if self._root is not None:
+            self._root.close_control()
+            if not await self._root.wait(2.0):
+                self._root.kill()
+                await self._root.wait(2.0)
+        for mule in self.mules.values():
+            if mule.pid:
+                self._log(f"mule {mule.mule_id} (pid: {mule.pid}) annihilated")
+                mule.pid = 0
+            if mule.state in (MuleState.STOPPING, MuleState.STARTING, MuleState.RUNNING):
+                self._transition(mule, MuleState.EXITED)
+        try:
+            await asyncio.wait_for(self._streams_closed.wait(), 2.0)
+        except TimeoutError:
+            pass
+        if self._reports is not None:
+            self._reports.drain(limit=1 << 30)
+            self._reports.close()
+        if self._channels is not None:
+            for queue in self._channels.queues():
+                count, size = queue.drain()
+                if count:
+                    left[queue.name] = (count, size)
+            self._channels.close()
+        if self._stats is not None:
+            self._stats.close()
+        if self.state is not StackState.FAILED:
+            self.state = StackState.STOPPED
+        for name, (count, size) in left.items():
+            self._log(f"left queued in {name}: {count} message(s), {size} bytes")
+        self._log("goodbye to uWSGI.")
+        self._publish(events.StackStopped(left_queued=left))
+        self._stopped.set()
+        return left
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _publish(self, event: events.Event) -> None:
+        self.bus.publish(event)
+
+    def _log(self, text: str) -> None:
+        self._publish(events.MasterLog(text=text))
+
+    def _warn(self, text: str, mule_id: int = 0) -> None:
+        self._publish(events.StackWarning(text=text, mule_id=mule_id))
+
+
+def _status_text(code: int) -> str:
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+
+
+def _preview(data: bytes) -> str:
+    return repr(data[:64])[2:-1]

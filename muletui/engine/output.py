@@ -1,0 +1,88 @@
+"""Capture of a process's stdout/stderr: 64 KiB reads, split into lines by us, stamped at capture.
+
+Binary junk is decoded with replacement characters; a line longer than :data:`MAX_LINE` is cut
+into several, so neither can stall or exhaust the reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+
+from muletui.engine.events import OutputLine
+
+READ_SIZE = 65536
+MAX_LINE = 65536
+
+
+class LineSplitter:
+    """Turns chunks of bytes into complete lines, keeping the partial tail for the next chunk."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        data = self._tail + chunk if self._tail else chunk
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        while len(self._tail) > MAX_LINE:
+            lines.append(self._tail[:MAX_LINE])
+            self._tail = self._tail[MAX_LINE:]
+        return lines
+
+    def flush(self) -> list[bytes]:
+        """The unterminated last line, if any (at end of stream)."""
+        tail, self._tail = self._tail, b""
+        return [tail] if tail else []
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\r") else text
+
+
+class PipeReader:
+    """Reads one pipe on the event loop and hands each batch of lines to ``on_lines``.
+
+    ``on_eof`` runs once the writer side is closed everywhere and the tail was delivered.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        on_lines: Callable[[tuple[OutputLine, ...]], None],
+        on_eof: Callable[[], None],
+    ) -> None:
+        self._fd = fd
+        self._on_lines = on_lines
+        self._on_eof = on_eof
+        self._splitter = LineSplitter()
+        self._loop = asyncio.get_running_loop()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._readable)
+        self.closed = False
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self._fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        if chunk:
+            self._deliver(self._splitter.feed(chunk))
+        else:
+            self._deliver(self._splitter.flush())
+            self.close()
+            self._on_eof()
+
+    def _deliver(self, raw_lines: list[bytes]) -> None:
+        if raw_lines:
+            now, wall = time.monotonic(), time.time()
+            self._on_lines(tuple(OutputLine(now, wall, _decode(raw)) for raw in raw_lines))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)

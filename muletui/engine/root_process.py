@@ -1,0 +1,129 @@
+"""The master's handle on the stack root process: start it, ask it to fork and signal mules,
+and turn its replies into callbacks. Knows the control protocol, nothing of mule lifecycles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from muletui.ipc.spec import StackSpec
+
+_MAX_REPLY = 1 << 16
+
+
+@dataclass(frozen=True)
+class RootCallbacks:
+    """What the root reports, delivered on the event loop."""
+
+    ready: Callable[[int], None]  # root pid
+    app_failed: Callable[[str], None]
+    spawned: Callable[[int, int], None]  # mule id, pid
+    exited: Callable[[int, int, int], None]  # mule id, pid, wait status
+    root_exited: Callable[[int], None]  # exit code (negative: killed by that signal)
+
+
+class RootProcess:
+    """A started stack root. ``stdout_fd``/``stderr_fd`` are the read ends of its output."""
+
+    def __init__(
+        self,
+        spec: StackSpec,
+        inherited_fds: list[int],
+        callbacks: RootCallbacks,
+        cwd: str | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self._callbacks = callbacks
+        self._loop = asyncio.get_running_loop()
+        self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [python, "-u", "-m", "muletui.stack.root", str(child_end.fileno())],
+                pass_fds=[child_end.fileno(), *inherited_fds],
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=cwd,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the master only
+            )
+        finally:
+            child_end.close()
+            os.close(out_w)
+            os.close(err_w)
+        self.pid = self.process.pid
+        self.stdout_fd, self.stderr_fd = out_r, err_r
+        self.control.send(pickle.dumps(spec))
+        self.control.setblocking(False)
+        self._loop.add_reader(self.control.fileno(), self._on_control)
+        self._pidfd = os.pidfd_open(self.pid)
+        self._loop.add_reader(self._pidfd, self._on_exit)
+        self.exit_code: int | None = None
+        self._exited = asyncio.Event()
+
+    def fork(self, mule_id: int, stdout_w: int, stderr_w: int) -> None:
+        """Ask for mule ``mule_id``; the root gets its own copies of the two write ends."""
+        socket.send_fds(self.control, [pickle.dumps(("fork", mule_id))], [stdout_w, stderr_w])
+
+    def signal(self, mule_id: int, pid: int, signum: int) -> None:
+        """Signal a mule through the root's pidfd for it: never hits a recycled pid."""
+        self.control.send(pickle.dumps(("signal", mule_id, pid, signum)))
+
+    def close_control(self) -> None:
+        """Tell the root to kill what is left and exit (it sees end of file)."""
+        if self.control.fileno() >= 0:
+            self._loop.remove_reader(self.control.fileno())
+            self.control.close()
+
+    def kill(self) -> None:
+        if self.exit_code is None:
+            self.process.send_signal(signal.SIGKILL)
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the root to exit; ``True`` if it did."""
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _on_control(self) -> None:
+        while True:
+            try:
+                data = self.control.recv(_MAX_REPLY)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.close_control()
+                return
+            self._dispatch(pickle.loads(data))
+
+    def _dispatch(self, reply: tuple[object, ...]) -> None:
+        kind, *args = reply
+        if kind == "ready":
+            self._callbacks.ready(*args)  # type: ignore[arg-type]
+        elif kind == "app_failed":
+            self._callbacks.app_failed(*args)  # type: ignore[arg-type]
+        elif kind == "spawned":
+            self._callbacks.spawned(*args)  # type: ignore[arg-type]
+        elif kind == "exited":
+            self._callbacks.exited(*args)  # type: ignore[arg-type]
+
+    def _on_exit(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._on_control()  # replies written just before it died come first
+        self.exit_code = self.process.wait()
+        self._exited.set()
+        self._callbacks.root_exited(self.exit_code)

@@ -1,0 +1,142 @@
+"""A mule's life after fork: set up the process, run post-fork hooks, then its program or the
+signal-mode loop. Never returns: the process ends with :func:`os._exit`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import runpy
+import select
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from types import FrameType, ModuleType
+
+from muletui.ipc.spec import MuleSpec, StackSpec
+from muletui.ipc.stats_block import Activity
+from muletui.stack import linux
+
+#: uWSGI's ``end_me`` exit status for a mule told to stop (SIGHUP, SIGINT, SIGTERM).
+END_ME_STATUS = 30
+
+
+def _end_me(signum: int, frame: FrameType | None) -> None:
+    _flush_std_streams()
+    os._exit(END_ME_STATUS)
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a user may have replaced or closed them
+            pass
+
+
+def _install_signal_dispositions() -> None:
+    """As uWSGI mules: HUP/INT/TERM end the mule, USR1/USR2/PIPE/ALRM/TSTP are ignored.
+
+    A programmed mule may install its own handlers over these, as under uWSGI.
+    """
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _end_me)
+    for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid: int) -> None:
+    """Become mule ``mule.mule_id`` in a freshly forked child of the stack root."""
+    linux.die_with_parent(root_pid)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+    _install_signal_dispositions()
+    import uwsgi  # the shim, already imported and bound by the stack root
+
+    uwsgi._bind(spec, mule.mule_id)
+    status = 0
+    try:
+        hook = getattr(uwsgi, "post_fork_hook", None)
+        if hook is not None:
+            hook()
+        uwsgi._words[uwsgi._i_activity] = Activity.RUNNING
+        if mule.mode == "script":
+            status = _run_script(mule.program or "")
+        elif mule.mode == "callable":
+            status = _run_callable(mule.program or "")
+        else:
+            _signal_loop(uwsgi)
+    except SystemExit as stop:
+        status = _exit_status(stop)
+    except BaseException:  # noqa: BLE001 - a mule's program may raise anything; report and die
+        traceback.print_exc()
+        status = 1
+    _flush_std_streams()
+    os._exit(status)
+
+
+def _exit_status(stop: SystemExit) -> int:
+    if stop.code is None:
+        return 0
+    if isinstance(stop.code, int):
+        return stop.code & 0xFF
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def _run_script(path: str) -> int:
+    """Run ``path`` as ``__main__``, like uWSGI's Python plugin does for ``--mule=x.py``."""
+    if not os.path.isfile(path):
+        print(f"failed to open python file {path}", file=sys.stderr)
+        return 1
+    runpy.run_path(path, run_name="__main__")
+    return 0
+
+
+def _run_callable(target: str) -> int:
+    """``pkg.module:attr`` imports the module and calls ``attr()``; ``attr()`` calls twice."""
+    module_name, _, attr = target.partition(":")
+    factory = attr.endswith("()")
+    obj: object = importlib.import_module(module_name)
+    for part in attr.removesuffix("()").split("."):
+        obj = getattr(obj, part)
+    call: Callable[[], object] = obj  # type: ignore[assignment]
+    result = call()
+    if factory:
+        result = result()  # type: ignore[operator]
+    return 0
+
+
+def _signal_loop(uwsgi: ModuleType) -> None:
+    """uWSGI's signal-mode mule loop: one event at a time from the mule's queues, forever.
+
+    Messages go to ``uwsgi.mule_msg_hook(bytes)`` if set, else they are logged and dropped,
+    exactly as uWSGI does (so an id-less message a signal-mode mule wins is lost).
+    """
+    mule_id: int = uwsgi._mule_id
+    sources = [(uwsgi._own_recv_fd, "own"), (uwsgi._shared_recv_fd, "shared")]
+    sources += uwsgi._farm_recv_fds
+    names = dict(sources)
+    poller = select.epoll()
+    for fd, _name in sources:
+        poller.register(fd, select.EPOLLIN)
+    words = uwsgi._words
+    activity = uwsgi._i_activity
+    while True:
+        words[activity] = Activity.IDLE
+        for fd, _event in poller.poll(-1, 1):
+            data = uwsgi._receive_for_signal_loop(fd, names[fd])
+            if data is None:
+                continue
+            hook = getattr(uwsgi, "mule_msg_hook", None)
+            if hook is None:
+                uwsgi._log(f"*** mule {mule_id} received a {len(data)} bytes message ***")
+                continue
+            words[activity] = Activity.HANDLING_MESSAGE
+            try:
+                hook(data)
+            except Exception:  # noqa: BLE001 - uWSGI prints hook errors and goes on
+                traceback.print_exc()
