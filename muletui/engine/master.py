@@ -81,7 +81,8 @@ class Master:
         self._open_streams = 0
         self._streams_closed = asyncio.Event()
         self._mules_gone = asyncio.Event()
-        self._stopped = asyncio.Event()
+        self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
+        self._finished = False
 
     # -- start ---------------------------------------------------------------------------
 
@@ -157,8 +158,9 @@ class Master:
             self._log(reason)
             for mule in self.mules.values():
                 self._cancel_timer(mule)
+                mule.pid = 0
                 self._transition(mule, MuleState.FATAL)
-            self._stopped.set()
+            self._ended.set()
 
     # -- spawning and exits ----------------------------------------------------------------
 
@@ -380,20 +382,21 @@ class Master:
 
     async def wait_stopped(self) -> None:
         """Until the stack stopped (by :meth:`stop`) or failed."""
-        await self._stopped.wait()
+        await self._ended.wait()
 
     async def stop(self) -> dict[str, tuple[int, int]]:
         """Stop every mule (SIGINT, grace, SIGKILL), then the root; returns what was left queued."""
-        if self.state in (StackState.STOPPING, StackState.STOPPED):
-            await self._stopped.wait()
+        if self._finished or self.state is StackState.STOPPING:
+            await self._ended.wait()
             return {}
-        failed = self.state is StackState.FAILED
+        if self.state is StackState.FAILED:
+            return await self._finish()
         self.state = StackState.STOPPING
         for mule in self.mules.values():
             self._cancel_timer(mule)
             if mule.state is MuleState.BACKOFF:
                 self._transition(mule, MuleState.EXITED)
-            elif mule.pid and self._root is not None and not failed:
+            elif mule.pid and self._root is not None:
                 mule.stop_requested = True
                 self._transition(mule, MuleState.STOPPING)
                 self._root.signal(mule.mule_id, mule.pid, signal.SIGINT)
@@ -411,6 +414,7 @@ class Master:
 
     async def _finish(self) -> dict[str, tuple[int, int]]:
         """Close the root (it kills stragglers), collect the last output, report leftovers."""
+        self._finished = True
         left: dict[str, tuple[int, int]] = {}
         if self._root is not None:
             self._root.close_control()
@@ -444,7 +448,7 @@ class Master:
             self._log(f"left queued in {name}: {count} message(s), {size} bytes")
         self._log("goodbye to uWSGI.")
         self._publish(events.StackStopped(left_queued=left))
-        self._stopped.set()
+        self._ended.set()
         return left
 
     # -- helpers ---------------------------------------------------------------------------

@@ -1,0 +1,7 @@
+"""``python -m muletui``."""
+
+import sys
+
+from muletui.cli import main
+
+sys.exit(main())

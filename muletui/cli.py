@@ -1,0 +1,63 @@
+"""``muletui``: parse uWSGI-style options, then run the stack (headless until the console lands)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from muletui import UWSGI_VERSION, __version__
+from muletui.config.builder import build
+from muletui.config.entry import ConfigError
+from muletui.config.options import GROUPS, OPTIONS, Arity, parse_argv
+from muletui.headless import run_headless
+
+DEMO_DIR = Path(__file__).parent / "demo"
+
+
+def demo_argv() -> list[str]:
+    """The built-in demo stack: the seed's programmed mule, a feeder and a signal-mode mule."""
+    return [
+        f"--wsgi-file={DEMO_DIR / 'app.py'}",
+        f"--mule={DEMO_DIR / 'somaro.py'}",
+        f"--mule={DEMO_DIR / 'feeder.py'}",
+        "--mule",
+    ]
+
+
+def help_text() -> str:
+    lines = [
+        f"usage: muletui [uWSGI options] [CONFIG_FILE]   (muletui {__version__}, uWSGI {UWSGI_VERSION} mules)",
+        "",
+        "Runs a uWSGI mule stack without uWSGI. With no option: the built-in demo stack.",
+        "uWSGI options not listed here are accepted with a warning and ignored.",
+    ]
+    for group in GROUPS:
+        lines += ["", f"{group}:"]
+        for option in (o for o in OPTIONS if o.group == group):
+            names = ", ".join([f"--{option.name}"] + [("-" if len(a) == 1 else "--") + a for a in option.aliases])
+            metavar = option.metavar if option.arity is Arity.OPTIONAL else f" {option.metavar}".rstrip()
+            lines.append(f"  {(names + metavar):<44} {option.help}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``muletui`` script; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        args = [*demo_argv(), "--headless"]
+    try:
+        plan = build(parse_argv(args))
+    except ConfigError as error:
+        print(f"muletui: {error}", file=sys.stderr)
+        return 1
+    if plan.run.show_help:
+        print(help_text())
+        return 0
+    if plan.run.show_version:
+        print(f"muletui {__version__} (uWSGI {UWSGI_VERSION} mule semantics)")
+        return 0
+    if not plan.stack.mules:
+        print("muletui: no mules configured: add --mule, --mule=FILE.py or --mules N", file=sys.stderr)
+        return 1
+    return asyncio.run(run_headless(plan))

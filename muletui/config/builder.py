@@ -1,0 +1,145 @@
+"""From option entries to what runs: a :class:`StackConfig` for the engine and the run options.
+
+Errors carry uWSGI's wording where uWSGI has one (``invalid mule id: 3``); options muletui does
+not emulate are accepted with one warning each, so a real uWSGI command line still runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.options import lookup, suggest
+from muletui.config.stack_config import StackConfig
+from muletui.ipc.spec import FarmSpec, MuleSpec
+
+_FALSE_WORDS = frozenset({"false", "off", "no", "0"})
+
+
+@dataclass
+class RunOptions:
+    """muletui's own options: how to run the stack, not what it is."""
+
+    headless: bool = False
+    duration: float | None = None
+    log_file: str | None = None
+    events_file: str | None = None
+    message_events: bool = False
+    show_version: bool = False
+    show_help: bool = False
+
+
+@dataclass
+class Plan:
+    """Everything the command line asked for."""
+
+    stack: StackConfig
+    run: RunOptions
+    warnings: list[str] = field(default_factory=list)
+
+
+def _positive_number(entry: ConfigEntry, kind: type[int] | type[float]) -> int | float:
+    try:
+        number = kind(entry.value or "")
+    except ValueError:
+        raise ConfigError(entry.origin, f"--{entry.key} needs a number, got {entry.value!r}") from None
+    if number < 0:
+        raise ConfigError(entry.origin, f"--{entry.key} must not be negative, got {entry.value!r}")
+    return number
+
+
+def _flag_value(entry: ConfigEntry) -> bool:
+    return entry.value is None or entry.value.strip().lower() not in _FALSE_WORDS
+
+
+def build(entries: list[ConfigEntry]) -> Plan:
+    """Interpret ``entries`` in order; raises :class:`ConfigError` for values uWSGI rejects."""
+    stack = StackConfig()
+    run = RunOptions()
+    warnings: list[str] = []
+    imports: list[tuple[str, str]] = []
+    apps: list[tuple[str, str]] = []
+    farm_entries: list[ConfigEntry] = []
+    programs: list[str | None] = []
+    warned: set[str] = set()
+    for entry in entries:
+        option = lookup(entry.key)
+        key = entry.key
+        if option is None or not option.emulated:
+            if key not in warned:
+                warned.add(key)
+                warnings.append(_not_emulated(entry, option is not None))
+            if key == "processes":
+                stack.numproc = int(_positive_number(entry, int))
+        if option is None or not option.own:
+            stack.opt[key] = True if entry.value is None else entry.value.encode()
+        if option is None:
+            continue
+        if key == "mule":
+            programs.append(entry.value)
+        elif key == "mules":
+            programs += [None] * int(_positive_number(entry, int))
+        elif key == "farm":
+            farm_entries.append(entry)
+        elif key == "mule-msg-size":
+            stack.mule_msg_size = 1 if entry.value is None else int(_positive_number(entry, int))
+        elif key == "mule-reload-mercy":
+            stack.reload_mercy = float(_positive_number(entry, float))
+        elif key in ("wsgi-file", "file", "python-file"):
+            apps.append(("file", entry.value or ""))
+        elif key == "module":
+            apps.append(("module", entry.value or ""))
+        elif key == "import":
+            value = entry.value or ""
+            imports.append(("file" if value.endswith(".py") else "module", value))
+        elif key == "pythonpath":
+            stack.pythonpath.append(entry.value or "")
+        elif key == "chdir":
+            stack.chdir = entry.value
+        elif key == "headless":
+            run.headless = _flag_value(entry)
+        elif key == "duration":
+            run.duration = float(_positive_number(entry, float))
+        elif key == "log-file":
+            run.log_file = entry.value
+        elif key == "events":
+            run.events_file = entry.value
+        elif key == "message-events":
+            run.message_events = _flag_value(entry)
+        elif key == "version":
+            run.show_version = True
+        elif key == "help":
+            run.show_help = True
+    stack.mules = [MuleSpec(i, program) for i, program in enumerate(programs, start=1)]
+    stack.farms = [_farm(entry, index, len(stack.mules)) for index, entry in enumerate(farm_entries, start=1)]
+    stack.mules = [
+        MuleSpec(m.mule_id, m.program, tuple(f.name for f in stack.farms if m.mule_id in f.members))
+        for m in stack.mules
+    ]
+    stack.app = imports + apps
+    return Plan(stack, run, warnings)
+
+
+def _farm(entry: ConfigEntry, index: int, mule_count: int) -> FarmSpec:
+    """``NAME:ID[,ID...]`` with uWSGI's two error messages."""
+    value = entry.value or ""
+    name, colon, ids = value.partition(":")
+    if not colon or not name or not ids:
+        raise ConfigError(entry.origin, f"invalid farm value ({value}) must be in the form name:mule[,muleN].")
+    members: list[int] = []
+    for text in ids.split(","):
+        try:
+            mule_id = int(text)
+        except ValueError:
+            raise ConfigError(entry.origin, f"invalid mule id: {text}") from None
+        if not 1 <= mule_id <= mule_count:
+            raise ConfigError(entry.origin, f"invalid mule id: {mule_id}")
+        members.append(mule_id)
+    return FarmSpec(index, name, tuple(members))
+
+
+def _not_emulated(entry: ConfigEntry, known: bool) -> str:
+    where = "" if entry.origin == "command line" else f" ({entry.origin})"
+    if known:
+        return f"--{entry.key}{where}: accepted, but muletui does not emulate it (no workers run)"
+    return f"--{entry.key}{where}: not an option muletui emulates, ignored{suggest(entry.key)}"

@@ -1,0 +1,180 @@
+"""uWSGI's option names and syntax: the command line (and config files) as a list of entries.
+
+uWSGI's rules kept here: ``--opt value`` and ``--opt=value`` both work, except for options
+whose argument is optional (``--mule``, ``--mule-msg-size``), where only ``=`` attaches a value;
+a bare positional argument is a config file chosen by its extension; ``--ini``/``--xml``/
+``--yaml``/``--json`` expand their file's options in place. Where uWSGI would read
+``--mule x.py`` as a config file and die, we stop with a message that explains the ``=`` form.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from enum import Enum
+
+from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.files import read_config_file
+
+
+class Arity(Enum):
+    FLAG = "flag"  # no argument
+    VALUE = "value"  # required argument: --opt V or --opt=V
+    OPTIONAL = "optional"  # optional argument, attached with '=' only
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option muletui knows; ``emulated`` False means accepted with a warning."""
+
+    name: str
+    arity: Arity
+    group: str
+    help: str
+    metavar: str = ""
+    aliases: tuple[str, ...] = ()
+    emulated: bool = True
+    own: bool = False  # muletui's own option, not a uWSGI one (kept out of uwsgi.opt)
+
+
+GROUPS = ("mules", "app", "config", "muletui", "uWSGI options not emulated")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("mule", Arity.OPTIONAL, "mules", "add a mule: signal mode, or run FILE.py / module:callable", "[=PROGRAM]"),
+    Option("mules", Arity.VALUE, "mules", "add N signal-mode mules", "N"),
+    Option("farm", Arity.VALUE, "mules", "create a farm of mules", "NAME:ID[,ID...]"),
+    Option("mule-msg-size", Arity.OPTIONAL, "mules", "send/receive buffer of every message queue", "[=BYTES]"),
+    Option("mule-reload-mercy", Arity.VALUE, "mules", "seconds a mule gets to exit on reload (default 60)", "S"),
+    Option("master", Arity.FLAG, "mules", "enable the master (always on)", aliases=("M",)),
+    Option("wsgi-file", Arity.VALUE, "app", "import this file once, before the mules start", "FILE"),
+    Option("file", Arity.VALUE, "app", "same as --wsgi-file", "FILE"),
+    Option("python-file", Arity.VALUE, "app", "same as --wsgi-file", "FILE"),
+    Option("module", Arity.VALUE, "app", "import this module (module[:app]) once", "MODULE", aliases=("w", "wsgi")),
+    Option("import", Arity.VALUE, "app", "import a module (or .py file) before the app", "MODULE",
+           aliases=("pyimport", "py-import", "python-import", "shared-import", "shared-pyimport")),
+    Option("pythonpath", Arity.VALUE, "app", "add a directory to sys.path of stack processes", "DIR",
+           aliases=("python-path", "pp")),
+    Option("chdir", Arity.VALUE, "app", "run the stack in this directory", "DIR"),
+    Option("processes", Arity.VALUE, "uWSGI options not emulated", "workers (uwsgi.numproc; no workers run)", "N",
+           aliases=("p", "workers"), emulated=False),
+    Option("ini", Arity.VALUE, "config", "load options from an ini file", "FILE[:SECTION]"),
+    Option("xml", Arity.VALUE, "config", "load options from an xml file", "FILE[:ID]"),
+    Option("yaml", Arity.VALUE, "config", "load options from a yaml file", "FILE[:SECTION]", aliases=("yml",)),
+    Option("json", Arity.VALUE, "config", "load options from a json file", "FILE[:SECTION]", aliases=("js",)),
+    Option("headless", Arity.FLAG, "muletui", "no console: plain prefixed log on stdout", own=True),
+    Option("duration", Arity.VALUE, "muletui", "stop the stack after S seconds", "S", own=True),
+    Option("log-file", Arity.VALUE, "muletui", "append every captured line to PATH", "PATH", own=True),
+    Option("events", Arity.VALUE, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
+    Option("message-events", Arity.FLAG, "muletui", "report every message even without --events", own=True),
+    Option("version", Arity.FLAG, "muletui", "print the version and exit", own=True),
+    Option("help", Arity.FLAG, "muletui", "show this help and exit", aliases=("h",), own=True),
+)
+
+_BY_NAME: dict[str, Option] = {}
+for _option in OPTIONS:
+    for _name in (_option.name, *_option.aliases):
+        _BY_NAME[_name] = _option
+
+_CONFIG_KINDS = {"ini": "ini", "xml": "xml", "yaml": "yaml", "json": "json"}
+
+#: uWSGI flags often found on real command lines: known to take no argument, so the token
+#: after them is never swallowed as their value.
+_FOREIGN_FLAGS = frozenset(
+    "enable-threads vacuum die-on-term lazy-apps lazy single-interpreter thunder-lock auto-procname "
+    "need-app strict no-orphans harakiri-verbose memory-report disable-logging log-date "
+    "py-tracebacker honour-stdin no-default-app catch-exceptions".split()
+)
+_MAX_INCLUDE_DEPTH = 10
+
+
+def lookup(name: str) -> Option | None:
+    return _BY_NAME.get(name)
+
+
+def suggest(name: str) -> str:
+    """`` (did you mean --mule?)`` for a near miss of a known option, else ``''``."""
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.8)
+    return f" (did you mean --{close[0]}?)" if close else ""
+
+
+def parse_argv(argv: list[str]) -> list[ConfigEntry]:
+    """The command line as entries in declaration order, config files expanded in place.
+
+    Keys are canonical option names for known options and the name as written otherwise.
+    Raises :class:`ConfigError` for malformed input.
+    """
+    entries: list[ConfigEntry] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if token.startswith("--") and len(token) > 2:
+            name, eq, attached = token[2:].partition("=")
+            value: str | None = attached if eq else None
+        elif token.startswith("-") and len(token) > 1 and token != "-":
+            name, value = token[1:2], (token[2:] or None)
+            if value is not None and value.startswith("="):
+                value = value[1:]
+        else:
+            entries += _config_file_entries(token, None, "command line", 0)
+            continue
+        option = lookup(name)
+        if option is not None and option.arity is Arity.OPTIONAL and value is None:
+            _refuse_space_form(option.name, argv[i] if i < len(argv) else None)
+        elif value is None and _takes_value(option, name) and i < len(argv) and _looks_like_value(argv[i]):
+            value = argv[i]
+            i += 1
+        elif option is not None and option.arity is Arity.VALUE and value is None:
+            raise ConfigError("command line", f"--{name} needs a value")
+        entries += _expand(ConfigEntry(option.name if option else name, value, "command line"), 0)
+    return entries
+
+
+def _takes_value(option: Option | None, name: str) -> bool:
+    if option is not None:
+        return option.arity is Arity.VALUE
+    return name not in _FOREIGN_FLAGS
+
+
+def _looks_like_value(token: str) -> bool:
+    return not token.startswith("-") or token == "-" or token[1:2].isdigit()
+
+
+def _refuse_space_form(name: str, following: str | None) -> None:
+    """uWSGI reads ``--mule x.py`` as "--mule, then config file x.py" and dies; explain instead."""
+    if following is None or following.startswith("-"):
+        return
+    if name == "mule" and (following.endswith(".py") or ":" in following):
+        raise ConfigError(
+            "command line",
+            f"--mule {following}: uWSGI takes --mule's program only with '=', and would read "
+            f"{following} as a config file (\"unable to load configuration from {following}\"). "
+            f"Write --mule={following}",
+        )
+    if name == "mule-msg-size" and following.isdigit():
+        raise ConfigError(
+            "command line",
+            f"--mule-msg-size {following}: uWSGI takes this value only with '=', and would read "
+            f"{following} as a config file. Write --mule-msg-size={following}",
+        )
+
+
+def _config_file_entries(spec: str, kind: str | None, origin: str, depth: int) -> list[ConfigEntry]:
+    if depth > _MAX_INCLUDE_DEPTH:
+        raise ConfigError(origin, f"config files include each other more than {_MAX_INCLUDE_DEPTH} deep")
+    expanded: list[ConfigEntry] = []
+    for entry in read_config_file(spec, kind):
+        option = lookup(entry.key)
+        canonical = ConfigEntry(option.name if option else entry.key, entry.value, entry.origin)
+        expanded += _expand(canonical, depth + 1)
+    return expanded
+
+
+def _expand(entry: ConfigEntry, depth: int) -> list[ConfigEntry]:
+    """An ``ini``/``xml``/``yaml``/``json`` entry becomes the entries of its file, others stay."""
+    kind = _CONFIG_KINDS.get(entry.key)
+    if kind is None:
+        return [entry]
+    if not entry.value:
+        raise ConfigError(entry.origin, f"--{entry.key} needs a file name")
+    return _config_file_entries(entry.value, kind, entry.origin, depth)
