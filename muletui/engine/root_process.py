@@ -13,10 +13,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+import muletui
 
 from muletui.ipc.spec import StackSpec
 
 _MAX_REPLY = 1 << 16
+#: Where this muletui lives, appended (lowest priority) to the root's sys.path, so the root
+#: finds muletui even from an uninstalled checkout without touching the user's PYTHONPATH.
+_PACKAGE_PARENT = str(Path(muletui.__file__).resolve().parent.parent)
+_BOOT = "import sys; sys.path.append(sys.argv[1]); from muletui.stack.root import main; main()"
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class RootProcess:
         err_r, err_w = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [python, "-u", "-m", "muletui.stack.root", str(child_end.fileno())],
+                [python, "-u", "-c", _BOOT, _PACKAGE_PARENT, str(child_end.fileno())],
                 pass_fds=[child_end.fileno(), *inherited_fds],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,

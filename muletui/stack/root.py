@@ -1,6 +1,6 @@
 """The stack root: plays uWSGI's master at import time, then forks mules on request.
 
-Started by the master as ``python -u -m muletui.stack.root CONTROL_FD``. It is single-threaded
+Started by the master as ``python -u -c BOOT PACKAGE_PARENT CONTROL_FD`` (see root_process). It is single-threaded
 (unless the app starts threads), so forking it is safe and cheap, and every mule inherits the
 imported app copy-on-write, as uWSGI's mules do. It reaps its children and reports each exit
 status, and dies with the master (``PR_SET_PDEATHSIG``), taking its mules with it.
@@ -141,7 +141,7 @@ class StackRoot:
 
 
 def main() -> None:
-    control = socket.socket(fileno=int(sys.argv[1]))
+    control = socket.socket(fileno=int(sys.argv[2]))
     linux.die_with_parent(os.getppid())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when the stack stops
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -1,0 +1,61 @@
+"""Read a uWSGI config file named as uWSGI names them: ``path`` or ``path:section``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.ini_file import read_ini
+from muletui.config.json_file import read_json
+from muletui.config.xml_file import read_xml
+from muletui.config.yaml_file import read_yaml
+
+_READERS: dict[str, Callable[..., list[ConfigEntry]]] = {
+    "ini": read_ini,
+    "xml": read_xml,
+    "yaml": read_yaml,
+    "json": read_json,
+}
+_KINDS_BY_EXTENSION = {".ini": "ini", ".xml": "xml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+
+def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
+    """Return the options of config file ``spec`` (``path`` or ``path:section``), in file order.
+
+    ``kind`` is 'ini', 'xml', 'yaml' or 'json' (``--ini``, ``--xml``...); ``None`` picks it from
+    the path's extension. Without a section each reader uses its default: ``uwsgi`` for ini, yaml
+    and json, every ``<uwsgi>`` stanza for xml.
+
+    Raises:
+        ConfigError: the extension is unknown, the file cannot be opened (both with origin
+            ``spec``), or the reader rejects the file.
+        ValueError: ``kind`` is not one of the four.
+    """
+    path, section = split_spec(spec)
+    if kind is None:
+        kind = next((k for ext, k in _KINDS_BY_EXTENSION.items() if path.endswith(ext)), None)
+        if kind is None:
+            reason = "unknown config file type (use .ini, .xml, .yaml, .yml or .json)"
+            raise ConfigError(spec, f"unable to load configuration from {spec}: {reason}")
+    elif kind not in _READERS:
+        raise ValueError(f"unknown config file kind {kind!r}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise ConfigError(spec, f"unable to load configuration from {spec}: {err.strerror}") from err
+    reader = _READERS[kind]
+    return reader(path) if section is None else reader(path, section)
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``path:section`` at its last ':' into the path and the section.
+
+    The section is ``None`` when there is no ':' or nothing after it (``conf.ini:``, as uWSGI
+    reads it); the whole spec is the path when nothing precedes the ':' or a '/' follows it (the
+    ':' then belongs to a directory name, as in ``/srv/a:b/conf.ini``).
+    """
+    path, colon, section = spec.rpartition(":")
+    if not colon or not path or "/" in section:
+        return spec, None
+    return path, section or None
