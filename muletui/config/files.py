@@ -39,7 +39,7 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
             raise ConfigError(spec, f"unable to load configuration from {spec}: {reason}")
     elif kind not in _READERS:
         raise ValueError(f"unknown config file kind {kind!r}")
-    try:
+    try:  # probed here so that the error names the spec as given; the readers only know the path
         with open(path, "rb"):
             pass
     except OSError as err:

@@ -20,7 +20,7 @@ class MuleState(str, Enum):
 
 
 _LEGAL: dict[MuleState, frozenset[MuleState]] = {
-    MuleState.STARTING: frozenset({MuleState.RUNNING, MuleState.FATAL, MuleState.EXITED}),
+    MuleState.STARTING: frozenset({MuleState.RUNNING, MuleState.STOPPING, MuleState.FATAL, MuleState.EXITED}),
     MuleState.RUNNING: frozenset({MuleState.STOPPING, MuleState.BACKOFF, MuleState.STARTING, MuleState.FATAL}),
     MuleState.BACKOFF: frozenset({MuleState.STARTING, MuleState.EXITED, MuleState.FATAL}),
     MuleState.STOPPING: frozenset({MuleState.EXITED, MuleState.STARTING, MuleState.FATAL}),

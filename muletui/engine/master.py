@@ -202,7 +202,9 @@ class Master:
         mule.started_at = time.monotonic()
         self._log(f"spawned uWSGI mule {mule_id} (pid: {pid})")
         self._publish(events.MuleSpawned(mule_id=mule_id, pid=pid, incarnation=mule.incarnation))
-        if mule.state is MuleState.STARTING:
+        if self.state is StackState.STOPPING and self._root is not None:
+            self._root.signal(mule_id, pid, signal.SIGINT)  # forked just before the shutdown began
+        elif mule.state is MuleState.STARTING:
             self._transition(mule, MuleState.RUNNING)
 
     def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
@@ -396,10 +398,11 @@ class Master:
             self._cancel_timer(mule)
             if mule.state is MuleState.BACKOFF:
                 self._transition(mule, MuleState.EXITED)
-            elif mule.pid and self._root is not None:
+            elif mule.state in (MuleState.STARTING, MuleState.RUNNING):
                 mule.stop_requested = True
                 self._transition(mule, MuleState.STOPPING)
-                self._root.signal(mule.mule_id, mule.pid, signal.SIGINT)
+                if mule.pid and self._root is not None:
+                    self._root.signal(mule.mule_id, mule.pid, signal.SIGINT)
         await self._wait_mules_gone(self.shutdown_grace)
         left = await self._finish()
         return left
@@ -425,7 +428,9 @@ class Master:
             if mule.pid:
                 self._log(f"mule {mule.mule_id} (pid: {mule.pid}) annihilated")
                 mule.pid = 0
-            if mule.state in (MuleState.STOPPING, MuleState.STARTING, MuleState.RUNNING):
+            if mule.state in (MuleState.STARTING, MuleState.RUNNING):
+                self._transition(mule, MuleState.STOPPING)
+            if mule.state is MuleState.STOPPING:
                 self._transition(mule, MuleState.EXITED)
         try:
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)

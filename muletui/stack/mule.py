@@ -18,8 +18,9 @@ from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity
 from muletui.stack import linux
 
-#: uWSGI's ``end_me`` exit status for a mule told to stop (SIGHUP, SIGINT, SIGTERM).
+#: uWSGI's ``end_me`` exit status for a mule told to stop by one of these signals.
 END_ME_STATUS = 30
+STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM})
 
 
 def _end_me(signum: int, frame: FrameType | None) -> None:
@@ -40,10 +41,11 @@ def _install_signal_dispositions() -> None:
 
     A programmed mule may install its own handlers over these, as under uWSGI.
     """
-    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _end_me)
     for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTSTP):
         signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the stack root
 
 
 def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid: int) -> None:

@@ -27,6 +27,7 @@ import traceback
 
 from muletui.ipc.spec import StackSpec
 from muletui.stack import linux
+from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
 
 _MAX_CONTROL = 1 << 20
@@ -104,8 +105,6 @@ class StackRoot:
         if pid == 0:
             try:
                 self._close_in_child()
-                from muletui.stack.mule import run_mule
-
                 run_mule(self.spec, self.mules[mule_id], out_fd, err_fd, root_pid)
             finally:
                 os._exit(1)
@@ -143,8 +142,9 @@ class StackRoot:
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[2]))
     linux.die_with_parent(os.getppid())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when the stack stops
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The master decides when the stack stops. Blocked, not ignored: a mule inherits the mask
+    # and unblocks it once its handlers are in place, so a stop sent right after fork is kept.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     data = control.recv(_MAX_CONTROL)
     spec: StackSpec = pickle.loads(data)
     sys.argv = ["uwsgi"]

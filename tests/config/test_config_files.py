@@ -405,7 +405,8 @@ def test_references_resolve_like_uwsgi_last_pass(tmp_path: Path) -> None:
         tmp_path,
         "a.ini",
         "[uwsgi]\nbase = /srv\nbase = /other\napp = %(base)/app.py\nmule = %(app)\n"
-        "early = %(late)/x\nlate = %(base)/late\nunknown = %(nope) %()\nbare\nuse = [%(bare)]\n"
+        "early = %(late)/x\nlate = %(base)/late\nlate = second\n"
+        "unknown = %(nope) %()\nbare\nuse = [%(bare)]\n"
         "percent = %%(base)\nself = %(self)\nboth = %(base)-%(base)\n",
     )
     assert pairs(read_ini(path)) == [
@@ -415,6 +416,7 @@ def test_references_resolve_like_uwsgi_last_pass(tmp_path: Path) -> None:
         ("mule", "/srv/app.py"),
         ("early", "%(base)/late/x"),
         ("late", "/srv/late"),
+        ("late", "second"),
         ("unknown", "%(nope) %()"),
         ("bare", None),
         ("use", "[]"),
