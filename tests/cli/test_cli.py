@@ -92,8 +92,12 @@ def read_count(run, pattern: str, count: int, timeout: float = 15.0) -> str:
 
 
 def stop(run, signum: int = signal.SIGINT) -> int:
+    t = time.monotonic()
     run.process.send_signal(signum)
-    return run.wait(15)
+    rc = run.wait(15)
+    if time.monotonic() - t > 1:
+        print("SLOW STOP", time.monotonic() - t, run.output, file=open('/tmp/slow.log','a'))
+    return rc
 
 
 def root_of(run) -> int:

@@ -1,0 +1,22 @@
+"""Layering rules that keep the architecture honest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_engine_and_stack_never_import_textual():
+    code = (
+        "import sys, muletui.engine.master, muletui.headless, muletui.cli, muletui.stack.root, muletui.stack.mule\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(bad)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_uwsgi_shim_is_not_a_top_level_module():
+    for name in ("uwsgi", "uwsgidecorators"):
+        result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True)
+        assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr
