@@ -80,9 +80,12 @@ _CONFIG_KINDS = {"ini": "ini", "xml": "xml", "yaml": "yaml", "json": "json"}
 #: uWSGI flags often found on real command lines: known to take no argument, so the token
 #: after them is never swallowed as their value.
 _FOREIGN_FLAGS = frozenset(
-    "enable-threads vacuum die-on-term lazy-apps lazy single-interpreter thunder-lock auto-procname "
-    "need-app strict no-orphans harakiri-verbose memory-report disable-logging log-date "
-    "py-tracebacker honour-stdin no-default-app catch-exceptions".split()
+    {
+        "enable-threads", "vacuum", "die-on-term", "lazy-apps", "lazy", "single-interpreter",
+        "thunder-lock", "auto-procname", "need-app", "strict", "no-orphans", "harakiri-verbose",
+        "memory-report", "disable-logging", "log-date", "py-tracebacker", "honour-stdin",
+        "no-default-app", "catch-exceptions",
+    }
 )
 _MAX_INCLUDE_DEPTH = 10
 

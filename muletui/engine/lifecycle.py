@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
+from enum import StrEnum
 
 from muletui.ipc.spec import MuleSpec
 
 
-class MuleState(str, Enum):
+class MuleState(StrEnum):
     """Where a mule slot is in its life (supervisor's names)."""
 
     STARTING = "STARTING"  # fork requested, pid not known yet
@@ -75,7 +75,6 @@ class Mule:
     last_exit: str = ""
     stop_requested: bool = False  # the running incarnation's exit is expected
     restart_after_stop: bool = False
-    pending: set[str] = field(default_factory=set)  # output streams still open
 
     @property
     def mule_id(self) -> int:

@@ -8,11 +8,13 @@ stats block, the report socket and the processes' output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import signal
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from muletui.config.stack_config import StackConfig
 from muletui.engine import events
@@ -28,7 +30,7 @@ from muletui.ipc.stats_block import Activity, Field, HeaderFlag, StatsBlock
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
 
 
-class StackState(str, Enum):
+class StackState(StrEnum):
     NEW = "new"
     STARTING = "starting"
     RUNNING = "running"
@@ -115,7 +117,6 @@ class Master:
             opt=config.opt,
             app=tuple(config.app),
             pythonpath=tuple(config.pythonpath),
-            mule_msg_size=config.mule_msg_size,
         )
         self._ready = self._loop.create_future()
         self._root = RootProcess(
@@ -357,7 +358,7 @@ class Master:
             except BlockingIOError:
                 fate = "queue full"
             except OSError as error:
-                fate = "too large" if error.errno == 90 else error.strerror or "error"
+                fate = "too large" if error.errno == errno.EMSGSIZE else str(error)
             else:
                 self._publish(events.MessageSent(sender=MASTER_SENDER, target=shown, size=len(data), preview=_preview(data)))
                 return "queued"
@@ -410,10 +411,8 @@ class Master:
     async def _wait_mules_gone(self, timeout: float) -> None:
         """Until every mule reported its exit, or ``timeout``; the root SIGKILLs the rest."""
         if any(m.pid for m in self.mules.values()):
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mules_gone.wait(), timeout)
-            except TimeoutError:
-                pass
 
     async def _finish(self) -> dict[str, tuple[int, int]]:
         """Close the root (it kills stragglers), collect the last output, report leftovers."""
@@ -432,10 +431,8 @@ class Master:
                 self._transition(mule, MuleState.STOPPING)
             if mule.state is MuleState.STOPPING:
                 self._transition(mule, MuleState.EXITED)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
-        except TimeoutError:
-            pass
         if self._reports is not None:
             self._reports.drain(limit=1 << 30)
             self._reports.close()

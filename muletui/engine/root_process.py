@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import muletui
-
 from muletui.ipc.spec import StackSpec
 
 _MAX_REPLY = 1 << 16
@@ -38,7 +37,11 @@ class RootCallbacks:
 
 
 class RootProcess:
-    """A started stack root. ``stdout_fd``/``stderr_fd`` are the read ends of its output."""
+    """A started stack root. ``stdout_fd``/``stderr_fd`` are the read ends of its output.
+
+    Construct it on the thread that lives as long as the stack (the event loop's): the root's
+    ``PR_SET_PDEATHSIG`` fires when the thread that spawned it exits, not only the process.
+    """
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ never waited for. Per-message reports are only sent while the master asks for th
 from __future__ import annotations
 
 import marshal
-from typing import Final
+from typing import Any, Final
 
 #: ("sent", slot, target, size, preview): a mule_msg was queued. ``target`` is a mule id
 #: (0 = shared queue) or a farm name.
@@ -24,7 +24,7 @@ WARNING: Final = "warning"
 
 PREVIEW_BYTES: Final = 64
 
-Report = tuple[object, ...]
+Report = tuple[Any, ...]
 
 
 def encode(report: Report) -> bytes:

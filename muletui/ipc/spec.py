@@ -60,5 +60,4 @@ class StackSpec:
     opt: dict[str, bytes | bool]
     app: tuple[tuple[str, str], ...] = ()  # ("file" | "module" | "import", value) in load order
     pythonpath: tuple[str, ...] = ()
-    mule_msg_size: int = 0
     report_rate: int = 10_000  # per-message reports allowed per second and process

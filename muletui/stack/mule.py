@@ -4,6 +4,7 @@ signal-mode loop. Never returns: the process ends with :func:`os._exit`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import runpy
@@ -30,10 +31,8 @@ def _end_me(signum: int, frame: FrameType | None) -> None:
 
 def _flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):  # a user may have replaced or closed them
             stream.flush()
-        except Exception:  # noqa: BLE001 - a user may have replaced or closed them
-            pass
 
 
 def _install_signal_dispositions() -> None:

@@ -11,6 +11,7 @@ each mule again right after fork). The message hot path reads only module global
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
@@ -174,7 +175,7 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         return _send_failed(message, target, "queue full")
     except OSError as error:
         _log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
-        return _send_failed(message, target, "too large" if error.errno == 90 else error.strerror)
+        return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1  # type: ignore[index]
     if _words[HeaderFlag.MESSAGE_EVENTS]:  # type: ignore[index]
         _reporter.send((reports.SENT, _slot, target, len(message), _preview(message)))  # type: ignore[union-attr]
@@ -224,7 +225,7 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         os.write(fd, message)
     except OSError as error:
         _log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 2736]")
-        _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else error.strerror)
+        _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return None
     _words[_i_out] += 1  # type: ignore[index]
     if _words[HeaderFlag.MESSAGE_EVENTS]:  # type: ignore[index]
