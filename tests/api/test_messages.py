@@ -371,3 +371,42 @@ async def test_master_side_send_refuses_bad_targets(stack, target, fate):
     run = await stack("--mule")
     assert run.master.send_message(b"x", target) == fate
     assert run.of(events.MessageDropped)[0].reason == fate
+
+
+async def test_full_farm_queue_logs_uwsgis_write_error(stack, write):
+    # measured with real uWSGI 2.0.30: 400 farm_msg to a farm nobody reads -> 122 of these lines
+    flood = write(
+        "flood.py",
+        """
+        import uwsgi
+        print("farm_msg", {uwsgi.farm_msg("f", b"hello") for _ in range(400)}, flush=True)
+        import time; time.sleep(60)
+        """,
+    )
+    sleeper = write("sleeper.py", "import time\ntime.sleep(60)\n")
+    run = await stack(f"--mule={sleeper}", f"--mule={flood}", "--farm", "f:1")
+    await run.line("^farm_msg", mule_id=2)
+    assert run.matching("^farm_msg", 2) == ["farm_msg {None}"]
+    full = run.matching(r"^write\(\): Resource temporarily unavailable \[plugins/python/uwsgi_pymodule.c line 1235\]$", 2)
+    left = await run.master.stop()
+    assert len(full) + left["farm f"][0] == 400
+
+
+async def test_stats_block_counts_messages_and_shows_activity(stack, write):
+    sender = write(
+        "sender.py",
+        """
+        import uwsgi
+        for i in range(5):
+            uwsgi.mule_msg(b"x", 1)
+        print("sent", flush=True)
+        import time; time.sleep(60)
+        """,
+    )
+    run = await stack(f"--mule={write('echo.py', ECHO)}", f"--mule={sender}")
+    await run.line("^got", mule_id=1, count=5)
+    await run.until(
+        lambda: run.master.sample()[1].activity.name == "WAITING_MESSAGE", what="mule 1 waiting"
+    )
+    stats = run.master.sample()
+    assert (stats[1].msgs_in, stats[2].msgs_out, stats[1].queue_bytes) == (5, 5, 0)

@@ -224,7 +224,7 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
     try:
         os.write(fd, message)
     except OSError as error:
-        _log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 2736]")
+        _log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 1235]")
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return None
     _words[_i_out] += 1  # type: ignore[index]
