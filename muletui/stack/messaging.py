@@ -273,9 +273,10 @@ def signal_wait(signum: object = None, /) -> bytes:
     if not sources:
         raise SystemError("error waiting for signal")
     while True:
-        got = _wait(sources, 0, -1, Activity.WAITING_SIGNAL)
-        if got is _SIGNAL and (wanted is None or signals.signal_received() == wanted):
-            return b""
+        if _wait(sources, 0, -1, Activity.WAITING_SIGNAL) is _SIGNAL:
+            signals.note_signal_wait()
+            if wanted is None or signals.signal_received() == wanted:
+                return b""
 
 
 def farm_get_msg() -> bytes | None:

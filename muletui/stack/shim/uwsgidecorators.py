@@ -110,13 +110,13 @@ class mulefunc:  # noqa: N801
     a signal-mode mule runs it through :func:`mule_msg_dispatcher`."""
 
     def __init__(self, f: Callable[..., Any] | int | bytes) -> None:
+        self.fname: str | None = None
+        self.mule: int | bytes = 0
         if callable(f):
             self.fname = f.__name__
-            self.mule: int | bytes = 0
             mule_functions[f.__name__] = f
         else:
             self.mule = f
-            self.fname: str | None = None
 
     def real_call(self, *args: Any, **kwargs: Any) -> None:
         message = pickle.dumps({"service": "uwsgi_mulefunc", "func": self.fname, "args": args, "kwargs": kwargs})
