@@ -16,10 +16,11 @@ DEMO_DIR = Path(__file__).parent / "demo"
 
 
 def demo_argv() -> list[str]:
-    """The built-in demo stack: the seed's programmed mule, a feeder and a signal-mode mule."""
+    """The built-in demo stack: the seed's programmed mule, two signal-mode mules and a feeder."""
     return [
         f"--wsgi-file={DEMO_DIR / 'app.py'}",
         f"--mule={DEMO_DIR / 'somaro.py'}",
+        "--mule",
         f"--mule={DEMO_DIR / 'feeder.py'}",
         "--mule",
     ]

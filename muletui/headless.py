@@ -104,8 +104,8 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
             printer.notice(f"muletui: {error}")
             status = 1
         else:
-            if plan.run.message_events or plan.run.events_file:
-                master.set_message_events(True)
+            if plan.run.events_file:
+                master.set_detail_events(True)
             waiters = [asyncio.ensure_future(stop_requested.wait()), asyncio.ensure_future(master.wait_stopped())]
             await asyncio.wait(waiters, timeout=plan.run.duration, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:

@@ -118,7 +118,7 @@ async def stack(tmp_path: Path) -> AsyncIterator:
     """``await stack("--mule=x.py", ...)`` starts a real stack in this loop; stopped afterwards."""
     runs: list[StackRun] = []
 
-    async def _start(*argv: str, respawn: RespawnPolicy | None = None, message_events: bool = False) -> StackRun:
+    async def _start(*argv: str, respawn: RespawnPolicy | None = None, detail_events: bool = False) -> StackRun:
         plan = build(parse_argv(list(argv)))
         if plan.stack.chdir is None:
             plan.stack.chdir = str(tmp_path)
@@ -126,8 +126,8 @@ async def stack(tmp_path: Path) -> AsyncIterator:
         run = StackRun(master)
         runs.append(run)
         await master.start()
-        if message_events:
-            master.set_message_events(True)
+        if detail_events:
+            master.set_detail_events(True)
         return run
 
     yield _start

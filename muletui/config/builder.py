@@ -24,7 +24,6 @@ class RunOptions:
     duration: float | None = None
     log_file: str | None = None
     events_file: str | None = None
-    message_events: bool = False
     show_version: bool = False
     show_help: bool = False
 
@@ -96,6 +95,23 @@ def build(entries: list[ConfigEntry]) -> Plan:
             stack.pythonpath.append(entry.value or "")
         elif key == "chdir":
             stack.chdir = entry.value
+        elif key == "locks":
+            stack.locks = int(_positive_number(entry, int))
+        elif key == "mule-harakiri":
+            stack.mule_harakiri = int(_positive_number(entry, int))
+        elif key == "touch-mules-reload":
+            stack.touch_mules_reload.append(entry.value or "")
+        elif key == "signal-bufsize":
+            stack.signal_bufsize = int(_positive_number(entry, int))
+        elif key == "timer":
+            stack.timers.append(_two_numbers(entry))
+        elif key == "rbtimer":
+            stack.rb_timers.append(_two_numbers(entry))
+        elif key == "fs-signal":
+            path, _, signum = (entry.value or "").rpartition(" ")
+            if not path or not signum.lstrip("-").isdigit():
+                raise ConfigError(entry.origin, f'--fs-signal needs "PATH SIGNAL", got {entry.value!r}')
+            stack.fs_signals.append((path.strip(), int(signum) & 0xFF))
         elif key == "headless":
             run.headless = _flag_value(entry)
         elif key == "duration":
@@ -104,8 +120,6 @@ def build(entries: list[ConfigEntry]) -> Plan:
             run.log_file = entry.value
         elif key == "events":
             run.events_file = entry.value
-        elif key == "message-events":
-            run.message_events = _flag_value(entry)
         elif key == "version":
             run.show_version = True
         elif key == "help":
@@ -118,6 +132,14 @@ def build(entries: list[ConfigEntry]) -> Plan:
     ]
     stack.app = imports + apps
     return Plan(stack, run, warnings)
+
+
+def _two_numbers(entry: ConfigEntry) -> tuple[int, int]:
+    """``--timer "SIGNAL SECONDS"``: the signal (mod 256) and the period."""
+    parts = (entry.value or "").split()
+    if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ConfigError(entry.origin, f'--{entry.key} needs "SIGNAL SECONDS", got {entry.value!r}')
+    return int(parts[0]) & 0xFF, int(parts[1])
 
 
 def _farm(entry: ConfigEntry, index: int, mule_count: int) -> FarmSpec:

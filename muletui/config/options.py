@@ -37,7 +37,7 @@ class Option:
     own: bool = False  # muletui's own option, not a uWSGI one (kept out of uwsgi.opt)
 
 
-GROUPS = ("mules", "app", "config", "muletui", "uWSGI options not emulated")
+GROUPS = ("mules", "signals", "app", "config", "muletui", "uWSGI options not emulated")
 
 OPTIONS: tuple[Option, ...] = (
     Option("mule", Arity.OPTIONAL, "mules", "add a mule: signal mode, or run FILE.py / module:callable", "[=PROGRAM]"),
@@ -46,6 +46,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("mule-msg-size", Arity.OPTIONAL, "mules", "send/receive buffer of every message queue", "[=BYTES]"),
     Option("mule-reload-mercy", Arity.VALUE, "mules", "seconds a mule gets to exit on reload (default 60)", "S"),
     Option("master", Arity.FLAG, "mules", "enable the master (always on)", aliases=("M",)),
+    Option("mule-harakiri", Arity.VALUE, "mules", "kill a mule whose signal handler runs longer than S", "S"),
+    Option("touch-mules-reload", Arity.VALUE, "mules", "reload the mules when FILE's mtime changes", "FILE"),
+    Option("locks", Arity.VALUE, "signals", "create the user locks 0..N", "N"),
+    Option("timer", Arity.VALUE, "signals", "raise SIGNAL every SECONDS", '"SIGNAL SECONDS"',
+           aliases=("signal-timer",)),
+    Option("rbtimer", Arity.VALUE, "signals", "raise SIGNAL every SECONDS (rb timer)", '"SIGNAL SECONDS"',
+           aliases=("signal-rbtimer",)),
+    Option("fs-signal", Arity.VALUE, "signals", "raise SIGNAL when PATH changes", '"PATH SIGNAL"'),
+    Option("signal-bufsize", Arity.VALUE, "signals", "buffer size of the signal sockets", "BYTES",
+           aliases=("signals-bufsize",)),
     Option("wsgi-file", Arity.VALUE, "app", "import this file once, before the mules start", "FILE"),
     Option("file", Arity.VALUE, "app", "same as --wsgi-file", "FILE"),
     Option("python-file", Arity.VALUE, "app", "same as --wsgi-file", "FILE"),
@@ -65,7 +75,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("duration", Arity.VALUE, "muletui", "stop the stack after S seconds", "S", own=True),
     Option("log-file", Arity.VALUE, "muletui", "append every captured line to PATH", "PATH", own=True),
     Option("events", Arity.VALUE, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
-    Option("message-events", Arity.FLAG, "muletui", "report every message even without --events", own=True),
     Option("version", Arity.FLAG, "muletui", "print the version and exit", own=True),
     Option("help", Arity.FLAG, "muletui", "show this help and exit", aliases=("h",), own=True),
 )

@@ -20,3 +20,10 @@ class StackConfig:
     mule_msg_size: int = 0
     reload_mercy: float = 60.0  # --mule-reload-mercy
     chdir: str | None = None
+    locks: int = 0  # --locks N: user locks 0..N
+    mule_harakiri: int = 0
+    touch_mules_reload: list[str] = field(default_factory=list)
+    signal_bufsize: int = 0
+    timers: list[tuple[int, int]] = field(default_factory=list)  # --timer: (signal, seconds)
+    rb_timers: list[tuple[int, int]] = field(default_factory=list)  # --rbtimer
+    fs_signals: list[tuple[str, int]] = field(default_factory=list)  # --fs-signal: (path, signal)

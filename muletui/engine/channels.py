@@ -13,7 +13,7 @@ import socket
 import termios
 from dataclasses import dataclass
 
-from muletui.ipc.spec import FarmSpec, QueueFds
+from muletui.ipc.spec import ChannelFds, FarmSpec
 
 #: Send buffer of the report socket: large, so bursts of per-message reports fit.
 REPORT_BUFFER = 4 * 1024 * 1024
@@ -21,15 +21,15 @@ REPORT_BUFFER = 4 * 1024 * 1024
 
 @dataclass
 class Queue:
-    """One message queue and the name it is shown under (``mule 1``, ``shared``, ``farm busy``)."""
+    """One socket pair and the name it is shown under (``mule 1``, ``shared``, ``farm busy``)."""
 
     name: str
     send: socket.socket
     recv: socket.socket
 
     @property
-    def fds(self) -> QueueFds:
-        return QueueFds(self.send.fileno(), self.recv.fileno())
+    def fds(self) -> ChannelFds:
+        return ChannelFds(self.send.fileno(), self.recv.fileno())
 
     def pending_bytes(self) -> int:
         """Bytes waiting to be read (``SIOCINQ``), without consuming anything."""
@@ -51,8 +51,8 @@ class Queue:
         self.recv.close()
 
 
-def _queue(name: str, buffer_size: int) -> Queue:
-    send, recv = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def _pair(name: str, kind: socket.SocketKind, buffer_size: int) -> Queue:
+    send, recv = socket.socketpair(socket.AF_UNIX, kind)
     for sock in (send, recv):
         sock.setblocking(False)
         if buffer_size:
@@ -62,30 +62,41 @@ def _queue(name: str, buffer_size: int) -> Queue:
 
 
 class Channels:
-    """All queues of a stack plus the report socket stack processes write into."""
+    """All queues and signal sockets of a stack, the raise channel and the report socket.
 
-    def __init__(self, mule_ids: list[int], farms: list[FarmSpec], mule_msg_size: int) -> None:
-        self.shared = _queue("shared", mule_msg_size)
-        self.mules = {mule_id: _queue(f"mule {mule_id}", mule_msg_size) for mule_id in mule_ids}
-        self.farms = {farm.index: _queue(f"farm {farm.name}", mule_msg_size) for farm in farms}
-        self.report_send, self.report_recv = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.report_send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, REPORT_BUFFER)
-        self.report_recv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, REPORT_BUFFER)
-        for sock in (self.report_send, self.report_recv):
-            sock.setblocking(False)
+    Signal sockets are SOCK_STREAM pairs carrying one byte per signal, as uWSGI's: the
+    kernel's accounting then caps them at uWSGI's ≈278 pending signals.
+    """
+
+    def __init__(
+        self, mule_ids: list[int], farms: list[FarmSpec], mule_msg_size: int, signal_bufsize: int = 0
+    ) -> None:
+        seq, stream = socket.SOCK_SEQPACKET, socket.SOCK_STREAM
+        self.shared = _pair("shared", seq, mule_msg_size)
+        self.mules = {mule_id: _pair(f"mule {mule_id}", seq, mule_msg_size) for mule_id in mule_ids}
+        self.farms = {farm.index: _pair(f"farm {farm.name}", seq, mule_msg_size) for farm in farms}
+        self.shared_signal = _pair("shared mule signals", stream, signal_bufsize)
+        self.mule_signals = {i: _pair(f"mule {i} signals", stream, signal_bufsize) for i in mule_ids}
+        self.farm_signals = {f.index: _pair(f"farm {f.name} signals", stream, signal_bufsize) for f in farms}
+        self.raised = _pair("raised signals", seq, signal_bufsize)
+        self.report = _pair("reports", seq, 0)
+        self.report.send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, REPORT_BUFFER)
+        self.report.recv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, REPORT_BUFFER)
 
     def queues(self) -> list[Queue]:
+        """The message queues (not the signal sockets)."""
         return [self.shared, *self.mules.values(), *self.farms.values()]
 
+    def signal_sockets(self) -> list[Queue]:
+        return [self.shared_signal, *self.mule_signals.values(), *self.farm_signals.values()]
+
     def inherited_fds(self) -> list[int]:
-        """Descriptors the stack root must inherit (the report reader stays with the master)."""
-        fds = [self.report_send.fileno()]
-        for queue in self.queues():
-            fds += [queue.send.fileno(), queue.recv.fileno()]
+        """Descriptors the stack root must inherit (the report and raise readers stay here)."""
+        fds = [self.report.send.fileno(), self.raised.send.fileno()]
+        for pair in (*self.queues(), *self.signal_sockets()):
+            fds += [pair.send.fileno(), pair.recv.fileno()]
         return fds
 
     def close(self) -> None:
-        for queue in self.queues():
-            queue.close()
-        self.report_send.close()
-        self.report_recv.close()
+        for pair in (*self.queues(), *self.signal_sockets(), self.raised, self.report):
+            pair.close()

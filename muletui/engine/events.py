@@ -173,3 +173,86 @@ class MessageReceived(Event):
     size: int
     preview: str
     maybe_truncated: bool
+
+
+@dataclass(frozen=True)
+class SignalRegistered(Event):
+    kind: ClassVar[str] = "signal_registered"
+    signum: int
+    target: str
+    handler: str
+
+
+@dataclass(frozen=True)
+class SignalRaised(Event):
+    """A signal entered the master: ``source`` is ``mule N``, ``master``, ``console`` or a timer kind."""
+
+    kind: ClassVar[str] = "signal_raised"
+    signum: int
+    source: str
+
+
+@dataclass(frozen=True)
+class SignalRouted(Event):
+    """The master wrote the signal byte into ``destinations`` (``mule 2``, ``a mule``, ``farm 0 (f)``)."""
+
+    kind: ClassVar[str] = "signal_routed"
+    signum: int
+    target: str
+    destinations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignalDropped(Event):
+    """The signal reached nobody at ``destination``: a full socket, or no receiver at all."""
+
+    kind: ClassVar[str] = "signal_dropped"
+    signum: int
+    target: str
+    destination: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SignalHandled(Event):
+    """A handler ran in mule ``mule_id`` (``ok`` False: it raised, or there was none)."""
+
+    kind: ClassVar[str] = "signal_handled"
+    signum: int
+    mule_id: int
+    duration: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class TimerAdded(Event):
+    """A timer, rb timer, cron entry or file monitor was activated; ``spec`` says its schedule."""
+
+    kind: ClassVar[str] = "timer_added"
+    timer_kind: str  # "timer", "rb_timer", "cron", "file_monitor"
+    index: int
+    signum: int
+    spec: str
+
+
+@dataclass(frozen=True)
+class TimerFired(Event):
+    """A timer, rb timer, cron entry or file monitor raised its signal (``fires`` so far)."""
+
+    kind: ClassVar[str] = "timer_fired"
+    timer_kind: str
+    index: int
+    signum: int
+    fires: int
+    changes: tuple[str, ...] = ()  # file monitors: the batch of changes ("modified a.txt")
+
+
+@dataclass(frozen=True)
+class LockOperation(Event):
+    """A user lock was waited for, acquired or released by a thread of ``mule_id`` (0: the root)."""
+
+    kind: ClassVar[str] = "lock"
+    lock: int
+    mule_id: int
+    operation: str
+    thread: int

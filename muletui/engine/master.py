@@ -22,10 +22,14 @@ from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
 from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
 from muletui.engine.output import PipeReader
-from muletui.engine.reports import ReportReader
+from muletui.engine.reports import DatagramReader
 from muletui.engine.root_process import RootCallbacks, RootProcess
+from muletui.engine.signalling import SignalService
+from muletui.engine.watchdog import Watchdog, WatchdogActions
+from muletui.ipc import reports
 from muletui.ipc.spec import StackSpec
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag, StatsBlock
+from muletui.stack.signals import TABLE_LOCK_OFFSET
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
 
@@ -77,7 +81,10 @@ class Master:
         self._channels: Channels | None = None
         self._stats: StatsBlock | None = None
         self._root: RootProcess | None = None
-        self._reports: ReportReader | None = None
+        self._reports: DatagramReader | None = None
+        self.signals: SignalService | None = None
+        self._watchdog: Watchdog | None = None
+        self._lock_fd = -1
         self._ready: asyncio.Future[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._open_streams = 0
@@ -100,17 +107,29 @@ class Master:
         for farm in config.farms:
             members = ",".join(str(m) for m in farm.members)
             self._log(f"created farm {farm.index} name: {farm.name} mules:{members}")
-        self._channels = Channels(list(self.mules), config.farms, config.mule_msg_size)
-        self._stats = StatsBlock.create(len(self.mules) + 1)
-        self._reports = ReportReader(self._channels.report_recv, self.bus)
+        channels = self._channels = Channels(
+            list(self.mules), config.farms, config.mule_msg_size, config.signal_bufsize
+        )
+        self._stats = StatsBlock.create(len(self.mules) + 1, config.locks + 1)
+        self._lock_fd = os.memfd_create("muletui-locks", 0)
+        os.ftruncate(self._lock_fd, TABLE_LOCK_OFFSET + 1)
+        self.signals = SignalService(channels, config.farms, self._publish, self._log, self._warn)
+        self._reports = DatagramReader(channels.report.recv, self._on_report)
         spec = StackSpec(
             mules=tuple(config.mules),
             farms=tuple(config.farms),
-            mule_queues={i: q.fds for i, q in self._channels.mules.items()},
-            shared_queue=self._channels.shared.fds,
-            farm_queues={i: q.fds for i, q in self._channels.farms.items()},
-            report_fd=self._channels.report_send.fileno(),
+            mule_queues={i: q.fds for i, q in channels.mules.items()},
+            shared_queue=channels.shared.fds,
+            farm_queues={i: q.fds for i, q in channels.farms.items()},
+            mule_signals={i: q.fds for i, q in channels.mule_signals.items()},
+            shared_signal=channels.shared_signal.fds,
+            farm_signals={i: q.fds for i, q in channels.farm_signals.items()},
+            raise_fd=channels.raised.send.fileno(),
+            report_fd=channels.report.send.fileno(),
             stats_fd=self._stats.fd,
+            lock_fd=self._lock_fd,
+            locks=config.locks,
+            mule_harakiri=config.mule_harakiri,
             masterpid=os.getpid(),
             started_on=int(time.time()),
             numproc=config.numproc,
@@ -121,7 +140,7 @@ class Master:
         self._ready = self._loop.create_future()
         self._root = RootProcess(
             spec,
-            [self._stats.fd, *self._channels.inherited_fds()],
+            [self._stats.fd, self._lock_fd, *channels.inherited_fds()],
             RootCallbacks(self._on_ready, self._on_app_failed, self._on_spawned, self._on_exited, self._on_root_exit),
             cwd=config.chdir,
         )
@@ -135,11 +154,65 @@ class Master:
             await self._finish()
             raise
         self.state = StackState.RUNNING
+        self._start_schedules()
         for mule in self.mules.values():
             self._spawn(mule)
 
+    def _start_schedules(self) -> None:
+        """The command line's timers and monitors, and the once-a-second watchdog."""
+        assert self.signals is not None and self._stats is not None
+        for signum, seconds in self.config.timers:
+            self.signals.add_timer(signum, seconds)
+        for signum, seconds in self.config.rb_timers:
+            self.signals.add_rb_timer(signum, seconds, 0)
+        for path, signum in self.config.fs_signals:
+            self.signals.add_file_monitor(signum, path, announce=True)
+        actions = WatchdogActions(
+            running_pids=lambda: {m.mule_id: m.pid for m in self.mules.values() if m.pid},
+            kill=self.kill_mule,
+            reload_mules=self.reload_mules,
+            log=self._log,
+        )
+        self._watchdog = Watchdog(self._stats, self.config.touch_mules_reload, actions)
+
+    def _on_report(self, data: bytes) -> None:
+        """One report from a stack process: an event, or work for the signal service."""
+        try:
+            report = reports.decode(data)
+        except (ValueError, EOFError, TypeError):
+            self._warn("a stack process sent a malformed report")
+            return
+        kind = report[0]
+        if kind == reports.SENT:
+            _k, slot, target, size, preview = report
+            self._publish(events.MessageSent(sender=slot, target=target, size=size, preview=preview))
+        elif kind == reports.DROPPED:
+            _k, slot, target, size, reason = report
+            self._publish(events.MessageDropped(sender=slot, target=target, size=size, reason=reason))
+        elif kind == reports.RECEIVED:
+            _k, slot, queue, size, preview, buffer_size = report
+            self._publish(
+                events.MessageReceived(
+                    mule_id=slot, queue=queue, size=size, preview=preview, maybe_truncated=size == buffer_size
+                )
+            )
+        elif kind == reports.WARNING:
+            self._warn(report[2], report[1])
+        elif kind == reports.LOCK:
+            _k, slot, lock, operation, thread = report
+            self._publish(events.LockOperation(lock=lock, mule_id=slot, operation=operation, thread=thread))
+        elif self.signals is not None:
+            self.signals.on_report(report)
+
+    def raise_signal(self, signum: int, source: str = "console") -> None:
+        """Raise a uWSGI signal from the master side, routed like any other."""
+        assert self.signals is not None
+        self.signals.raise_signal(signum, source)
+
     def _on_ready(self, root_pid: int) -> None:
         self.root_pid = root_pid
+        if self._reports is not None:
+            self._reports.drain(limit=1 << 30)  # registrations made at import come first
         self._publish(events.StackReady(root_pid=root_pid))
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
@@ -182,6 +255,9 @@ class Master:
     def _spawn(self, mule: Mule) -> None:
         assert self._root is not None
         self._timers.pop(mule.mule_id, None)
+        if self._stats is not None:  # what a dead incarnation left must not hit the next one
+            for field in (Field.HARAKIRI_AT, Field.USER_HARAKIRI_AT, Field.ACTIVITY, Field.LOCKS_HELD):
+                self._stats.set(mule.mule_id, field, 0)
         mule.retry_at = None
         mule.stop_requested = mule.restart_after_stop = False
         self._transition(mule, MuleState.STARTING)
@@ -331,10 +407,10 @@ class Master:
 
     # -- messages from the master side -----------------------------------------------------
 
-    def set_message_events(self, enabled: bool) -> None:
+    def set_detail_events(self, enabled: bool) -> None:
         """Ask every stack process to report each message sent and received (rate-limited)."""
         assert self._stats is not None
-        self._stats.set_flag(HeaderFlag.MESSAGE_EVENTS, int(enabled))
+        self._stats.set_flag(HeaderFlag.DETAIL_EVENTS, int(enabled))
 
     def send_message(self, data: bytes, target: int | str | None = None) -> str:
         """Queue ``data`` like ``uwsgi.mule_msg``: ``None``/0 shared, N mule N, str a farm.
@@ -433,6 +509,11 @@ class Master:
                 self._transition(mule, MuleState.EXITED)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
+        if self._watchdog is not None:
+            self._watchdog.close()
+        if self.signals is not None:
+            self.signals.drain_raised()
+            await self.signals.close()
         if self._reports is not None:
             self._reports.drain(limit=1 << 30)
             self._reports.close()
@@ -444,6 +525,8 @@ class Master:
             self._channels.close()
         if self._stats is not None:
             self._stats.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
         if self.state is not StackState.FAILED:
             self.state = StackState.STOPPED
         for name, (count, size) in left.items():

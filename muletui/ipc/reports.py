@@ -2,13 +2,15 @@
 
 A report is one ``marshal``-encoded tuple per datagram, its first item a kind below. Writes are
 non-blocking: a report that does not fit is counted as dropped in the sender's stats record,
-never waited for. Per-message reports are only sent while the master asks for them
-(:attr:`HeaderFlag.MESSAGE_EVENTS`) and within a per-process rate budget.
+never waited for. Per-message and per-lock reports are only sent while the master asks for
+them (:attr:`HeaderFlag.DETAIL_EVENTS`) and, like signal reports, within a per-process rate
+budget; registrations and timer requests are always sent.
 """
 
 from __future__ import annotations
 
 import marshal
+import struct
 from typing import Any, Final
 
 #: ("sent", slot, target, size, preview): a mule_msg was queued. ``target`` is a mule id
@@ -21,8 +23,24 @@ DROPPED: Final = "dropped"
 RECEIVED: Final = "received"
 #: ("warning", slot, text): something uWSGI would do worse (crash, hang) that muletui refused.
 WARNING: Final = "warning"
+#: ("registered", slot, signum, target, handler name): register_signal in the stack root.
+REGISTERED: Final = "registered"
+#: ("handled", slot, signum, seconds, ok): a signal handler ran (or the signal had none: ok False).
+HANDLED: Final = "handled"
+#: ("add_timer" | "add_rb_timer", slot, signum, seconds, iterations): a timer to activate.
+ADD_TIMER: Final = "add_timer"
+ADD_RB_TIMER: Final = "add_rb_timer"
+#: ("add_cron", slot, signum, minute, hour, day, month, weekday)
+ADD_CRON: Final = "add_cron"
+#: ("add_file_monitor", slot, signum, absolute path)
+ADD_FILE_MONITOR: Final = "add_file_monitor"
+#: ("lock", slot, lock number, "wait" | "acquired" | "released", native thread id)
+LOCK: Final = "lock"
 
 PREVIEW_BYTES: Final = 64
+
+#: The raise channel's datagram: (slot, signal number), one per ``uwsgi.signal()``.
+RAISE_FORMAT: Final = struct.Struct("<HB")
 
 Report = tuple[Any, ...]
 

@@ -36,8 +36,8 @@ class FarmSpec:
 
 
 @dataclass(frozen=True)
-class QueueFds:
-    """The two ends of one message queue (SOCK_SEQPACKET pair): writers use ``send``."""
+class ChannelFds:
+    """The two ends of one channel (a socket pair): writers use ``send``, readers ``recv``."""
 
     send: int
     recv: int
@@ -49,11 +49,17 @@ class StackSpec:
 
     mules: tuple[MuleSpec, ...]
     farms: tuple[FarmSpec, ...]
-    mule_queues: dict[int, QueueFds]
-    shared_queue: QueueFds
-    farm_queues: dict[int, QueueFds]  # by farm index
+    mule_queues: dict[int, ChannelFds]
+    shared_queue: ChannelFds
+    farm_queues: dict[int, ChannelFds]  # by farm index
+    mule_signals: dict[int, ChannelFds]  # SOCK_STREAM, one byte per signal
+    shared_signal: ChannelFds
+    farm_signals: dict[int, ChannelFds]
+    raise_fd: int  # SOCK_SEQPACKET end stack processes raise signals into: (slot, signum)
     report_fd: int  # SOCK_SEQPACKET end every stack process writes reports into
     stats_fd: int
+    lock_fd: int  # a memfd whose bytes 0..locks are the user locks (OFD record locks)
+    locks: int  # --locks N: locks 0..N exist
     masterpid: int
     started_on: int
     numproc: int
@@ -61,3 +67,4 @@ class StackSpec:
     app: tuple[tuple[str, str], ...] = ()  # ("file" | "module" | "import", value) in load order
     pythonpath: tuple[str, ...] = ()
     report_rate: int = 10_000  # per-message reports allowed per second and process
+    mule_harakiri: int = 0  # --mule-harakiri: seconds a signal handler may run in a mule

@@ -1,8 +1,10 @@
-"""A shared-memory block of counters, one fixed-size record per stack process slot.
+"""A shared-memory block of counters: a header, one record per stack process, one per lock.
 
 Slot 0 belongs to the stack root (uWSGI's master side), slot N to mule N. Each process writes
-only its own record, the master samples the whole block. Writing is a memoryview item store: no syscall, no lock, nothing for a sender to
-wait on. Values are unsigned 64-bit words; torn reads are impossible on 64-bit platforms.
+only its own record, the master samples the whole block. Writing is a memoryview item store:
+no syscall, no lock, nothing for a sender to wait on. Values are unsigned 64-bit words; torn
+reads are impossible on 64-bit platforms. Deadlines are ``time.monotonic_ns()`` values, which
+every process on the machine reads from the same clock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from enum import IntEnum
 
 
 class Field(IntEnum):
-    """Word offsets inside one record."""
+    """Word offsets inside one process record."""
 
     PID = 0
     MSGS_IN = 1
@@ -22,7 +24,11 @@ class Field(IntEnum):
     ACTIVITY = 4
     ACTIVITY_ARG = 5
     SIGNALS_HANDLED = 6
-    EVENTS_DROPPED = 7  # per-message reports skipped by the rate budget
+    EVENTS_DROPPED = 7  # reports skipped by the rate budget or a full report socket
+    HARAKIRI_AT = 8  # --mule-harakiri deadline of the signal handler running now, or 0
+    HARAKIRI_SIGNAL = 9
+    USER_HARAKIRI_AT = 10  # uwsgi.set_user_harakiri() deadline, or 0
+    LOCKS_HELD = 11  # bit n set while a thread of this process holds lock n (n < 64)
 
 
 RECORD_WORDS = len(Field)
@@ -36,41 +42,62 @@ class Activity(IntEnum):
     WAITING_MESSAGE = 2  # blocked in mule_get_msg
     WAITING_FARM = 3  # blocked in farm_get_msg
     HANDLING_MESSAGE = 4  # signal-mode mule running mule_msg_hook
-    WAITING_SIGNAL = 5
+    WAITING_SIGNAL = 5  # blocked in signal_wait
     HANDLING_SIGNAL = 6  # ACTIVITY_ARG = signal number
     WAITING_LOCK = 7  # ACTIVITY_ARG = lock number
 
 
 class HeaderFlag(IntEnum):
-    """Words of the header record (slot -1), written by the master only."""
+    """Words of the header."""
 
-    MESSAGE_EVENTS = 0  # non-zero: stack processes report every message sent/received
+    DETAIL_EVENTS = 0  # written by the master: non-zero asks for per-message and per-lock reports
+    TIMERS = 1  # entries of uWSGI's 64-entry tables, counted across processes
+    RB_TIMERS = 2
+    CRONS = 3
+    FILE_MONITORS = 4
 
 
-HEADER_WORDS = RECORD_WORDS
+HEADER_WORDS = len(HeaderFlag)
+
+
+class LockField(IntEnum):
+    """Word offsets inside one lock record."""
+
+    HOLDER_PID = 0  # 0 when free, or after a foreign unlock() (uWSGI's bookkeeping quirk)
+    HOLDER_TID = 1
+
+
+LOCK_WORDS = len(LockField)
 
 
 class StatsBlock:
     """The mapped block; ``words`` is a flat ``memoryview`` of unsigned 64-bit integers."""
 
-    def __init__(self, fd: int, slots: int) -> None:
+    def __init__(self, fd: int, slots: int, locks: int) -> None:
         self.fd = fd
         self.slots = slots
-        size = (HEADER_WORDS + slots * RECORD_WORDS) * 8
-        self._map = mmap.mmap(fd, size)
+        self.locks = locks
+        self._map = mmap.mmap(fd, self.size(slots, locks))
         self.words = memoryview(self._map).cast("Q")
 
+    @staticmethod
+    def size(slots: int, locks: int) -> int:
+        return (HEADER_WORDS + slots * RECORD_WORDS + locks * LOCK_WORDS) * 8
+
     @classmethod
-    def create(cls, slots: int) -> StatsBlock:
-        """Create an anonymous block for ``slots`` records (the fd is inheritable by children)."""
+    def create(cls, slots: int, locks: int = 1) -> StatsBlock:
+        """Create an anonymous block for ``slots`` processes and ``locks`` locks."""
         fd = os.memfd_create("muletui-stats", 0)
-        os.ftruncate(fd, (HEADER_WORDS + slots * RECORD_WORDS) * 8)
-        return cls(fd, slots)
+        os.ftruncate(fd, cls.size(slots, locks))
+        return cls(fd, slots, locks)
 
     @staticmethod
     def offset(slot: int, field: Field) -> int:
         """Index into ``words`` of ``field`` in the record of ``slot``."""
         return HEADER_WORDS + slot * RECORD_WORDS + field
+
+    def lock_offset(self, lock: int, field: LockField) -> int:
+        return HEADER_WORDS + self.slots * RECORD_WORDS + lock * LOCK_WORDS + field
 
     def get(self, slot: int, field: Field) -> int:
         return self.words[self.offset(slot, field)]
@@ -88,6 +115,13 @@ class StatsBlock:
         """A copy of one record, indexed by :class:`Field`."""
         start = HEADER_WORDS + slot * RECORD_WORDS
         return tuple(self.words[start : start + RECORD_WORDS])
+
+    def lock_holder(self, lock: int) -> tuple[int, int]:
+        """``(pid, thread id)`` recorded for ``lock``; ``(0, 0)`` when none is recorded."""
+        return (
+            self.words[self.lock_offset(lock, LockField.HOLDER_PID)],
+            self.words[self.lock_offset(lock, LockField.HOLDER_TID)],
+        )
 
     def close(self) -> None:
         self.words.release()

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from types import FrameType, ModuleType
 
 from muletui.ipc.spec import MuleSpec, StackSpec
-from muletui.ipc.stats_block import Activity
-from muletui.stack import linux
+from muletui.ipc.stats_block import Activity, Field
+from muletui.stack import context as stack_context
+from muletui.stack import linux, messaging, signals
+from muletui.stack.context import Context, log
 
 #: uWSGI's ``end_me`` exit status for a mule told to stop by one of these signals.
 END_ME_STATUS = 30
@@ -63,7 +65,8 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
         hook = getattr(uwsgi, "post_fork_hook", None)
         if hook is not None:
             hook()
-        uwsgi._words[uwsgi._i_activity] = Activity.RUNNING
+        context = current_context()
+        context.stats.words[context.index(Field.ACTIVITY)] = Activity.RUNNING
         if mule.mode == "script":
             status = _run_script(mule.program or "")
         elif mule.mode == "callable":
@@ -112,32 +115,44 @@ def _run_callable(target: str) -> int:
 
 
 def _signal_loop(uwsgi: ModuleType) -> None:
-    """uWSGI's signal-mode mule loop: one event at a time from the mule's queues, forever.
+    """uWSGI's signal-mode mule loop: one event at a time from the mule's sockets, forever.
 
-    Messages go to ``uwsgi.mule_msg_hook(bytes)`` if set, else they are logged and dropped,
+    Signals (own, shared, farm sockets) run their handlers; messages (own, shared, farm
+    queues) go to ``uwsgi.mule_msg_hook(bytes)`` if set, else they are logged and dropped,
     exactly as uWSGI does (so an id-less message a signal-mode mule wins is lost).
     """
-    mule_id: int = uwsgi._mule_id
-    sources = [(uwsgi._own_recv_fd, "own"), (uwsgi._shared_recv_fd, "shared")]
-    sources += uwsgi._farm_recv_fds
-    names = dict(sources)
+    context = current_context()
+    spec, mule_id = context.spec, context.mule_id
+    farms = [farm for farm in spec.farms if mule_id in farm.members]
+    signal_fds = {spec.shared_signal.recv, spec.mule_signals[mule_id].recv}
+    signal_fds |= {spec.farm_signals[farm.index].recv for farm in farms}
+    queues = {spec.mule_queues[mule_id].recv: "own", spec.shared_queue.recv: "shared"}
+    queues |= {spec.farm_queues[farm.index].recv: farm.name for farm in farms}
     poller = select.epoll()
-    for fd, _name in sources:
+    for fd in (*signal_fds, *queues):
         poller.register(fd, select.EPOLLIN)
-    words = uwsgi._words
-    activity = uwsgi._i_activity
+    words = context.stats.words
+    activity = context.index(Field.ACTIVITY)
     while True:
         words[activity] = Activity.IDLE
         for fd, _event in poller.poll(-1, 1):
-            data = uwsgi._receive_for_signal_loop(fd, names[fd])
+            if fd in signal_fds:
+                signals.take(fd)
+                continue
+            data = messaging.read_for_signal_loop(fd, queues[fd])
             if data is None:
                 continue
             hook = getattr(uwsgi, "mule_msg_hook", None)
             if hook is None:
-                uwsgi._log(f"*** mule {mule_id} received a {len(data)} bytes message ***")
+                log(f"*** mule {mule_id} received a {len(data)} bytes message ***")
                 continue
             words[activity] = Activity.HANDLING_MESSAGE
             try:
                 hook(data)
             except Exception:  # noqa: BLE001 - uWSGI prints hook errors and goes on
                 traceback.print_exc()
+
+
+def current_context() -> Context:
+    assert stack_context.current is not None, "the shim is bound before a mule runs"
+    return stack_context.current

@@ -355,8 +355,8 @@ async def test_queue_outlives_its_mule(stack, write):
     assert len({e.pid for e in spawned}) >= 3 and {e.mule_id for e in spawned} == {1}
 
 
-async def test_message_events_report_both_ends(stack, write):
-    run = await stack(f"--mule={write('echo.py', ECHO)}", message_events=True)
+async def test_detail_events_report_both_ends(stack, write):
+    run = await stack(f"--mule={write('echo.py', ECHO)}", detail_events=True)
     await run.line("^ready")
     run.master.send_message(b"hello", 1)
     await run.until(lambda: run.of(events.MessageReceived), what="received event")

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import children_of, wait_gone
 
 import muletui
 from muletui import UWSGI_VERSION
-
-from conftest import children_of, wait_gone
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 

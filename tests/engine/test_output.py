@@ -30,11 +30,12 @@ async def test_stdout_and_stderr_are_tagged_and_junk_is_replaced(stack, write):
         print("to err", file=sys.stderr, flush=True)
         os.write(1, b"bin \\xff\\xfe\\x00 junk\\n")
         os.write(1, b"no newline at the end")
+        os.write(2, b"written\\n")
         time.sleep(60)
         """,
     )
     run = await stack(f"--mule={script}")
-    await run.line("^bin")
+    await run.line("^written")
     streams = {text: stream for mid, stream, text in run.lines if mid == 1}
     assert streams["to out"] == "out" and streams["to err"] == "err"
     assert "bin \ufffd\ufffd\x00 junk" in streams

@@ -1,0 +1,103 @@
+"""The master's signal table and router: uWSGI's target grammar, delivery and its log lines.
+
+The table holds what the stack root registered at import (handlers themselves live in the
+stack processes). Routing resolves a target string to signal sockets and writes one byte into
+each, exactly where uWSGI would (``shared/reference/uwsgi-behaviour.md`` §3.2–3.6). muletui runs
+no workers, so the worker targets and unregistered signals are reported as undeliverable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from muletui.engine.channels import Channels, Queue
+from muletui.ipc.spec import FarmSpec
+
+NO_WORKERS = "muletui runs no workers"
+
+
+@dataclass
+class SignalEntry:
+    """One registered signal and what happened to it so far."""
+
+    signum: int
+    target: str
+    handler: str
+    raised: int = 0
+    delivered: int = 0  # bytes written into signal sockets
+    handled: int = 0
+    failed: int = 0  # handler raised, or no handler where it arrived
+    dropped: int = 0  # socket full, or nowhere to deliver
+    last_duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a target leads: signal sockets to write into, or the lines saying why nowhere."""
+
+    sockets: tuple[tuple[str, Queue], ...] = ()  # (delivery name for errors, socket)
+    errors: tuple[str, ...] = ()
+    reason: str = ""  # short, for events; empty when delivered
+
+
+def _atoi(text: str) -> int:
+    """C's ``atoi``: the leading integer of ``text``, 0 if none (``"foo"`` → 0, ``"2x"`` → 2)."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class SignalRouter:
+    """Resolves uWSGI signal targets for one stack, in uWSGI's match order."""
+
+    channels: Channels
+    farms: list[FarmSpec]
+    table: dict[int, SignalEntry] = field(default_factory=dict)
+
+    def register(self, signum: int, target: str, handler: str) -> SignalEntry:
+        entry = self.table[signum] = SignalEntry(signum, target, handler)
+        return entry
+
+    def resolve(self, signum: int, target: str) -> Route:
+        if target in ("", "worker", "worker0", "workers", "active-workers"):
+            return self._to_workers(signum, "workers pool")
+        if target.startswith("worker"):
+            return self._to_workers(signum, f"worker {_atoi(target[6:])}")
+        if target == "subscribed":
+            return Route(reason="subscribed: nothing to do")
+        if target == "spooler":
+            return Route(
+                errors=(
+                    "uwsgi_signal_send(): Bad file descriptor [core/signal.c line 306]",
+                    f"could not deliver signal {signum} to the spooler",
+                ),
+                reason="no spooler",
+            )
+        if target == "mules":
+            return Route(tuple((f"mule {i}", sock) for i, sock in self.channels.mule_signals.items()))
+        if target.startswith("mule"):
+            mule_id = _atoi(target[4:])
+            if mule_id == 0:
+                return Route((("a mule", self.channels.shared_signal),))
+            sock = self.channels.mule_signals.get(mule_id)
+            if sock is None:
+                return Route(errors=(f"invalid signal target: {target}",), reason="no such mule")
+            return Route(((f"mule {mule_id}", sock),))
+        if target.startswith("farm_"):
+            name = target[5:]
+            farm = next((f for f in self.farms if f.name == name), None)
+            if farm is None:
+                return Route(errors=(f"unknown farm: {name}",), reason="unknown farm")
+            return Route(((f"farm 0 ({farm.name})", self.channels.farm_signals[farm.index]),))
+        if target.startswith("farm"):
+            index = _atoi(target[4:])
+            farm = next((f for f in self.farms if f.index == index), None)
+            if farm is None:
+                return Route(errors=(f"invalid signal target: {target}",), reason="no such farm")
+            return Route(((f"farm 0 ({farm.name})", self.channels.farm_signals[farm.index]),))
+        return Route(errors=(f"^^^ UNSUPPORTED SIGNAL TARGET: {target} ^^^",), reason="unsupported target")
+
+    @staticmethod
+    def _to_workers(signum: int, where: str) -> Route:
+        return Route(errors=(f"could not deliver signal {signum} to {where} ({NO_WORKERS})",), reason=NO_WORKERS)

@@ -1,0 +1,137 @@
+"""Timers, rb timers and cron entries: the master's schedules that raise signals (§4).
+
+All values are whole seconds. A timer's period counts from its activation; periods missed
+while the loop was busy are coalesced into one fire, as with uWSGI's timerfd. Cron entries are
+matched against local time once a second and fire at most once per 60 s. The clock, local
+time and the loop are injectable, so cron can be tested without waiting for minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Fire = Callable[["Schedule"], None]
+
+
+@dataclass
+class Schedule:
+    """One timer, rb timer or cron entry, with what it did so far."""
+
+    kind: str  # "timer", "rb_timer" or "cron"
+    index: int  # 1-based within its kind, as listed to the user
+    signum: int
+    seconds: int = 0
+    iterations: int = 0  # rb timers: 0 forever
+    fields: tuple[int, int, int, int, int] = (-1, -1, -1, -1, -1)  # cron: minute hour day month weekday
+    fires: int = 0
+    next_at: float | None = None  # monotonic time of the next fire (timers)
+    last_fire: float | None = None  # monotonic
+
+    @property
+    def spec(self) -> str:
+        if self.kind == "cron":
+            return " ".join(str(value) for value in self.fields)
+        if self.kind == "rb_timer" and self.iterations:
+            return f"every {self.seconds}s, {self.iterations} times"
+        return f"every {self.seconds}s"
+
+
+def cron_matches(fields: tuple[int, int, int, int, int], now: time.struct_time) -> bool:
+    """uWSGI's cron test: ``-1`` any, ``-N`` value % N == 0, day and weekday OR-ed if both set."""
+    values = (now.tm_min, now.tm_hour, now.tm_mday, now.tm_mon, (now.tm_wday + 1) % 7)
+
+    def ok(wanted: int, value: int, weekday: bool = False) -> bool:
+        if wanted < 0:
+            return value % -wanted == 0
+        return value == (wanted % 7 if weekday else wanted)
+
+    minute, hour, day, month, weekday = (ok(w, v, i == 4) for i, (w, v) in enumerate(zip(fields, values, strict=True)))
+    if fields[2] >= 0 and fields[4] >= 0:
+        return minute and hour and month and (day or weekday)
+    return minute and hour and day and month and weekday
+
+
+class TimerService:
+    """Runs every schedule on the event loop and calls ``fire`` when one is due."""
+
+    def __init__(
+        self,
+        fire: Fire,
+        clock: Callable[[], float] = time.monotonic,
+        localtime: Callable[[], time.struct_time] = time.localtime,
+    ) -> None:
+        self._fire = fire
+        self._clock = clock
+        self._localtime = localtime
+        self._loop = asyncio.get_running_loop()
+        self.schedules: list[Schedule] = []
+        self._handles: dict[int, asyncio.TimerHandle] = {}
+        self._cron_tick: asyncio.TimerHandle | None = None
+
+    def _count(self, kind: str) -> int:
+        return sum(1 for s in self.schedules if s.kind == kind)
+
+    def add_timer(self, signum: int, seconds: int) -> Schedule:
+        """A uWSGI timer: 0 never fires; negative is refused later by uWSGI with a log line."""
+        schedule = Schedule("timer", self._count("timer") + 1, signum, seconds)
+        self.schedules.append(schedule)
+        if seconds > 0:
+            self._arm(schedule, self._clock() + seconds)
+        return schedule
+
+    def add_rb_timer(self, signum: int, seconds: int, iterations: int) -> Schedule:
+        """An rb timer; the caller refuses ``seconds <= 0``, which makes uWSGI's master spin."""
+        schedule = Schedule("rb_timer", self._count("rb_timer") + 1, signum, seconds, iterations)
+        self.schedules.append(schedule)
+        self._arm(schedule, self._clock() + seconds)
+        return schedule
+
+    def add_cron(self, signum: int, fields: tuple[int, int, int, int, int]) -> Schedule:
+        schedule = Schedule("cron", self._count("cron") + 1, signum, fields=fields)
+        self.schedules.append(schedule)
+        if self._cron_tick is None:
+            self.check_crons()
+        return schedule
+
+    def _arm(self, schedule: Schedule, when: float) -> None:
+        schedule.next_at = when
+        delay = max(0.0, when - self._clock())
+        self._handles[id(schedule)] = self._loop.call_at(self._loop.time() + delay, self._due, schedule)
+
+    def _due(self, schedule: Schedule) -> None:
+        now = self._clock()
+        schedule.fires += 1
+        schedule.last_fire = now
+        self._fire(schedule)
+        if schedule.kind == "rb_timer" and schedule.iterations and schedule.fires >= schedule.iterations:
+            schedule.next_at = None
+            return
+        assert schedule.next_at is not None
+        following = schedule.next_at + schedule.seconds
+        if following <= now:  # missed periods are coalesced into this one fire
+            following += ((now - following) // schedule.seconds + 1) * schedule.seconds
+        self._arm(schedule, following)
+
+    def check_crons(self) -> None:
+        """Fire the cron entries matching local time now; re-arm at the next whole second."""
+        now, mono = self._localtime(), self._clock()
+        for schedule in self.schedules:
+            if schedule.kind != "cron" or not cron_matches(schedule.fields, now):
+                continue
+            if schedule.last_fire is not None and mono - schedule.last_fire < 60:
+                continue
+            schedule.fires += 1
+            schedule.last_fire = mono
+            self._fire(schedule)
+        wall = time.time()
+        self._cron_tick = self._loop.call_later(1.0 - wall % 1.0 + 0.001, self.check_crons)
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+        if self._cron_tick is not None:
+            self._cron_tick.cancel()

@@ -1,0 +1,63 @@
+"""Who this stack process is: bound once in the stack root, again in each mule after fork.
+
+The API modules (:mod:`messaging`, :mod:`signals`, :mod:`locks`) take the process's identity,
+descriptors and stats record from the :class:`Context` made here; their hot paths keep copies
+in module globals, refreshed by their own ``bind`` (the shim's ``_bind`` calls them all).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from muletui.ipc import reports
+from muletui.ipc.spec import StackSpec
+from muletui.ipc.stats_block import Field, StatsBlock
+from muletui.stack.reporter import Reporter
+
+
+@dataclass
+class Context:
+    """The bound state of this process. ``slot`` is 0 in the stack root, the mule id in a mule."""
+
+    spec: StackSpec
+    mule_id: int
+    stats: StatsBlock
+    reporter: Reporter
+
+    @property
+    def slot(self) -> int:
+        return self.mule_id
+
+    def index(self, field: Field) -> int:
+        """Index into ``stats.words`` of ``field`` in this process's record."""
+        return self.stats.offset(self.slot, field)
+
+
+current: Context | None = None
+_stats: StatsBlock | None = None  # mapped once per process tree, inherited across fork
+
+
+def log(text: str) -> None:
+    """Write one line to the uWSGI log (this process's stderr), bypassing ``sys.stderr``."""
+    data = (text + "\n").encode("utf-8", "backslashreplace")
+    while data:
+        data = data[os.write(2, data) :]
+
+
+def warn(text: str) -> None:
+    """A muletui warning: logged, and reported to the master (outside the rate budget)."""
+    log(f"[muletui] {text}")
+    if current is not None:
+        current.reporter.send_always((reports.WARNING, current.slot, text))
+
+
+def bind(spec: StackSpec, mule_id: int) -> Context:
+    """Make this process speak as the stack root (``mule_id`` 0) or as mule ``mule_id``."""
+    global current, _stats
+    if _stats is None:
+        _stats = StatsBlock(spec.stats_fd, len(spec.mules) + 1, spec.locks + 1)
+    reporter = Reporter(spec.report_fd, _stats, mule_id, spec.report_rate)
+    current = Context(spec, mule_id, _stats, reporter)
+    _stats.set(mule_id, Field.PID, os.getpid())
+    return current

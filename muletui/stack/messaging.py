@@ -1,0 +1,311 @@
+"""uWSGI's mule messages: ``mule_msg``, ``farm_msg``, ``mule_get_msg``, ``farm_get_msg``, ``in_farm``.
+
+Every queue is a non-blocking SOCK_SEQPACKET pair created by the master; sending is one
+``write`` on the queue's send end, with no hop through the master. Counters go to this
+process's stats record; per-message reports only while the master asks for them.
+Behaviour follows ``shared/reference/uwsgi-behaviour.md`` §2.1–2.3 and §6.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import time
+
+from muletui.ipc import reports
+from muletui.ipc.stats_block import Activity, Field, HeaderFlag
+from muletui.stack import signals
+from muletui.stack.context import Context, log, warn
+
+RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer this size
+
+_mule_id = 0
+_slot = 0
+_mule_count = 0
+_send_fds: list[int] = []  # index 0: shared queue, N: mule N
+_farm_send_fds: dict[str, int] = {}  # the first farm of each name
+_own_recv_fd = -1
+_shared_recv_fd = -1
+_farm_recv_fds: list[tuple[int, str]] = []  # this mule's farm queues
+_my_farms: frozenset[str] = frozenset()
+_queue_bufsize = 0
+_words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
+_i_out = _i_in = _i_dropped = _i_activity = 0
+_context: Context | None = None
+
+
+def bind(context: Context) -> None:
+    """Point this module at the queues and stats record of the calling process."""
+    global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
+    global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
+    global _context
+    spec = context.spec
+    _context = context
+    _mule_id = _slot = context.mule_id
+    _mule_count = len(spec.mules)
+    _send_fds = [spec.shared_queue.send] + [spec.mule_queues[m.mule_id].send for m in spec.mules]
+    _farm_send_fds = {}
+    for farm in spec.farms:
+        _farm_send_fds.setdefault(farm.name, spec.farm_queues[farm.index].send)
+    _shared_recv_fd = spec.shared_queue.recv
+    if _mule_id:
+        _own_recv_fd = spec.mule_queues[_mule_id].recv
+        mine = [farm for farm in spec.farms if _mule_id in farm.members]
+        _farm_recv_fds = [(spec.farm_queues[farm.index].recv, farm.name) for farm in mine]
+        _my_farms = frozenset(farm.name for farm in mine)
+    if _send_fds and not _queue_bufsize:
+        _queue_bufsize = signals.send_buffer_size(_send_fds[0])
+    _words = context.stats.words
+    _i_out = context.index(Field.MSGS_OUT)
+    _i_in = context.index(Field.MSGS_IN)
+    _i_dropped = context.index(Field.MSGS_DROPPED)
+    _i_activity = context.index(Field.ACTIVITY)
+
+
+def message_bytes(message: object, function: str) -> bytes:
+    """uWSGI's ``s#`` conversion: ``str`` as UTF-8, read-only bytes-like objects as they are."""
+    if isinstance(message, str):
+        return message.encode("utf-8")
+    if isinstance(message, bytes):
+        return bytes(message)
+    try:
+        view = memoryview(message)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(message).__name__}'") from None
+    if not view.readonly:
+        raise TypeError(
+            f"{function}() argument 1 must be read-only bytes-like object, not {type(message).__name__}"
+        )
+    return view.tobytes()
+
+
+def _preview(data: bytes) -> str:
+    return repr(data[: reports.PREVIEW_BYTES])[2:-1]
+
+
+def _report(report: reports.Report) -> None:
+    if _context is not None:
+        _context.reporter.send(report)
+
+
+# -- sending -------------------------------------------------------------------------------
+
+_SHARED = object()
+
+
+def _send_failed(message: bytes, target: int | str, reason: str) -> bool:
+    _words[_i_dropped] += 1
+    if _words[HeaderFlag.DETAIL_EVENTS]:
+        _report((reports.DROPPED, _slot, target, len(message), reason))
+    return False
+
+
+def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
+    try:
+        os.write(fd, message)
+    except BlockingIOError:
+        log(
+            f"*** MULE MSG QUEUE IS FULL: buffer size {_queue_bufsize} bytes "
+            "(you can tune it with --mule-msg-size) ***"
+        )
+        return _send_failed(message, target, "queue full")
+    except OSError as error:
+        log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
+        return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
+    _words[_i_out] += 1
+    if _words[HeaderFlag.DETAIL_EVENTS]:
+        _report((reports.SENT, _slot, target, len(message), _preview(message)))
+    return True
+
+
+def mule_msg(message: str | bytes, mule: object = _SHARED, /) -> bool:
+    """Queue ``message`` for mule ``mule`` (int), the shared queue (omitted or 0) or a farm (bytes).
+
+    Returns ``True`` once queued, ``False`` (with uWSGI's log line) when the queue is full or
+    the message too large. Never blocks.
+    """
+    if type(message) is not bytes:
+        message = message_bytes(message, "mule_msg")
+    if not _mule_count:
+        raise ValueError("no mule configured")
+    if mule is _SHARED:
+        return _write_queue(_send_fds[0], message, 0)
+    if isinstance(mule, int):
+        target = int(mule)
+        if 0 <= target <= _mule_count:
+            return _write_queue(_send_fds[target], message, target)
+        log("mule_send_msg(): Bad file descriptor [core/mule.c line 28]")
+        warn(
+            f"mule_msg() to mule {target}: there are mules 1..{_mule_count} "
+            "(uWSGI 2.0 does no range check here: it writes to a wrong descriptor or crashes the caller)"
+        )
+        return _send_failed(message, target, "bad mule id")
+    if isinstance(mule, bytes):
+        name = mule.decode("utf-8", "replace")
+        fd = _farm_send_fds.get(name)
+        if fd is None:
+            raise ValueError("unknown farm")
+        return _write_queue(fd, message, name)
+    raise ValueError("invalid mule")
+
+
+def farm_msg(farm: str, message: str | bytes, /) -> None:
+    """Queue ``message`` for farm ``farm`` (a str); always ``None``, unknown farms are ignored."""
+    if not isinstance(farm, str):
+        raise TypeError(f"farm_msg() argument 1 must be str, not {type(farm).__name__}")
+    message = message_bytes(message, "farm_msg")
+    fd = _farm_send_fds.get(farm)
+    if fd is None:
+        return None
+    try:
+        os.write(fd, message)
+    except OSError as error:
+        log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 1235]")
+        _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
+        return None
+    _words[_i_out] += 1
+    if _words[HeaderFlag.DETAIL_EVENTS]:
+        _report((reports.SENT, _slot, farm, len(message), _preview(message)))
+    return None
+
+
+# -- receiving -----------------------------------------------------------------------------
+
+_TIMEOUT = object()
+_SIGNAL = object()
+
+
+def received(data: bytes, queue: str, buffer_size: int) -> bytes:
+    """Count a message this mule read, and report it if the master asks."""
+    _words[_i_in] += 1
+    if _words[HeaderFlag.DETAIL_EVENTS]:
+        _report((reports.RECEIVED, _slot, queue, len(data), _preview(data), buffer_size))
+    return data
+
+
+def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activity: Activity) -> object:
+    """Take one thing from the first ready source, in priority order.
+
+    A message returns its bytes; a signal byte (source name ``"signal"``) runs the signal's
+    handler and returns ``_SIGNAL``; ``timeout`` seconds (negative = forever) without either
+    return ``_TIMEOUT``. Several threads may wait on the same sources: the kernel hands each
+    datagram or byte to one reader, the others see ``EAGAIN`` and wait again.
+    """
+    poller = select.poll()
+    for fd, _name in sources:
+        poller.register(fd, select.POLLIN)
+    deadline = None if timeout < 0 else time.monotonic() + timeout
+    _words[_i_activity] = activity
+    try:
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+            ready = {fd for fd, _event in poller.poll(remaining)}
+            if not ready:
+                return _TIMEOUT
+            for fd, name in sources:
+                if fd not in ready:
+                    continue
+                if name == "signal":
+                    if signals.take(fd):
+                        return _SIGNAL
+                    continue
+                if buffer_size <= 0:
+                    return b""  # uWSGI reads nothing: the message stays queued
+                try:
+                    data = os.read(fd, buffer_size)
+                except BlockingIOError:
+                    continue  # another reader won the race
+                return received(data, name, buffer_size)
+            if deadline is not None and time.monotonic() >= deadline:
+                return _TIMEOUT
+    finally:
+        _words[_i_activity] = Activity.RUNNING
+
+
+def mule_get_msg(
+    signals: object = True,
+    farms: object = True,
+    buffer_size: int = 65536,
+    timeout: int = -1,
+    **unknown: object,
+) -> bytes | None:
+    """Wait for a message for this mule: own queue, shared queue, then (``farms``) farm queues.
+
+    ``timeout`` in whole seconds (-1 forever, 0 poll once) returns ``b''``; longer messages
+    are truncated to ``buffer_size``. ``signals`` is inverted as in uWSGI 2.0: only a false
+    value makes the call also take signals, running the handler and returning ``None``.
+    """
+    if unknown:
+        raise TypeError(f"'{next(iter(unknown))}' is an invalid keyword argument for mule_get_msg()")
+    for value in (buffer_size, timeout):
+        if not isinstance(value, int):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    if not _mule_id:
+        raise ValueError("you can receive mule messages only in a mule !!!")
+    if buffer_size > 0:
+        try:
+            return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
+        except BlockingIOError:
+            pass
+    sources = [(_own_recv_fd, "own"), (_shared_recv_fd, "shared")]
+    if signals is None or signals is False:
+        sources += _signal_sources()
+    if not (farms is None or farms is False):
+        sources += _farm_recv_fds
+    got = _wait(sources, buffer_size, timeout, Activity.WAITING_MESSAGE)
+    if got is _SIGNAL:
+        return None
+    return b"" if got is _TIMEOUT else got  # type: ignore[return-value]
+
+
+def _signal_sources() -> list[tuple[int, str]]:
+    return [(fd, "signal") for fd in signals.own_signal_fds()]
+
+
+def signal_wait(signum: object = None, /) -> bytes:
+    """Block until a signal arrives on this process's signal sockets; run it; return ``b''``.
+
+    With ``signum``, keep going (running the handlers of other signals) until that one comes.
+    """
+    wanted = None if signum is None else signals.signal_number(signum)
+    sources = _signal_sources()
+    if not sources:
+        raise SystemError("error waiting for signal")
+    while True:
+        if _wait(sources, 0, -1, Activity.WAITING_SIGNAL) is _SIGNAL:
+            signals.note_signal_wait()
+            if wanted is None or signals.signal_received() == wanted:
+                return b""
+
+
+def farm_get_msg() -> bytes | None:
+    """Wait, without timeout and without signals, for a message on this mule's farm queues.
+
+    A mule in no farm blocks forever, as in uWSGI (muletui warns once).
+    """
+    if not _mule_id:
+        raise ValueError("you can receive farm messages only in a mule !!!")
+    if not _farm_recv_fds:
+        warn(f"mule {_mule_id} called farm_get_msg() but is in no farm: it blocks forever, as in uWSGI")
+    return _wait(_farm_recv_fds, RECEIVE_BUFFER, -1, Activity.WAITING_FARM)  # type: ignore[return-value]
+
+
+def in_farm(name: str | None = None, /) -> bool | None:
+    """``True`` if this mule is in farm ``name`` (any farm if omitted), else ``None``."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"in_farm() argument 1 must be str, not {type(name).__name__}")
+    if not _mule_id or not _my_farms:
+        return None
+    if name is None or name in _my_farms:
+        return True
+    return None
+
+
+def read_for_signal_loop(fd: int, queue: str) -> bytes | None:
+    """One datagram for the signal-mode loop (64 KiB buffer), or ``None`` if another reader won."""
+    try:
+        data = os.read(fd, RECEIVE_BUFFER)
+    except BlockingIOError:
+        return None
+    return received(data, queue, RECEIVE_BUFFER)

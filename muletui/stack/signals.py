@@ -1,0 +1,287 @@
+"""uWSGI signals inside stack processes: the handler table, raising, taking and running signals,
+and the requests for timers, rb timers, cron entries and file monitors (the master runs those).
+
+A uWSGI signal is one byte. Raising writes ``(slot, number)`` into the master's raise channel;
+the master routes it by its table and writes one byte into the receivers' signal sockets; the
+receiving process runs the handler from its own table (inherited from the stack root at fork).
+Behaviour follows ``shared/reference/uwsgi-behaviour.md`` §3 and §4.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+import time
+import traceback
+from collections.abc import Callable
+
+from muletui.ipc import reports
+from muletui.ipc.stats_block import Activity, Field, HeaderFlag
+from muletui.stack.context import Context, log
+
+TABLE_LIMIT = 64  # uWSGI's timers, rb timers, crons and file monitors: 64 entries each
+TABLE_LOCK_OFFSET = 1 << 20  # byte of the lock file guarding the table counters
+MAX_TARGET = 63
+MAX_PATH = 255
+
+_handlers: dict[int, tuple[str, Callable[[int], object]]] = {}
+_context: Context | None = None
+_raise_fd = -1
+_raise_bufsize = 0
+_signal_fds: list[int] = []  # sockets mule_get_msg(signals=False) and signal_wait poll
+_last_taken = 0
+_signal_received = 0
+
+
+def bind(context: Context) -> None:
+    global _context, _raise_fd, _raise_bufsize, _signal_fds
+    _context = context
+    spec = context.spec
+    _raise_fd = spec.raise_fd
+    if not _raise_bufsize:
+        _raise_bufsize = send_buffer_size(_raise_fd)
+    _signal_fds = [spec.shared_signal.recv, spec.mule_signals[context.mule_id].recv] if context.mule_id else []
+
+
+def send_buffer_size(fd: int) -> int:
+    """SO_SNDBUF of ``fd``, as uWSGI prints it in its "QUEUE IS FULL" lines."""
+    probe = socket.socket(fileno=os.dup(fd))
+    try:
+        return probe.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    finally:
+        probe.close()
+
+
+def signal_number(value: object) -> int:
+    """uWSGI's ``B`` argument format: any int, reduced modulo 256; anything else a TypeError."""
+    if not isinstance(value, int):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    return int(value) & 0xFF
+
+
+def _integer(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    return int(value)
+
+
+def _report(report: reports.Report, always: bool = False) -> None:
+    assert _context is not None
+    if always:
+        _context.reporter.send_always(report)
+    else:
+        _context.reporter.send(report)
+
+
+def own_signal_fds() -> list[int]:
+    """The shared mule signal socket and this mule's own one (empty outside mules)."""
+    return _signal_fds
+
+
+# -- the handler table ---------------------------------------------------------------------
+
+
+def register_signal(num: object, target: str, handler: Callable[[int], object], /) -> None:
+    """Register ``handler`` for signal ``num`` (mod 256) delivered to ``target``; master side only."""
+    signum = signal_number(num)
+    if not isinstance(target, str):
+        raise TypeError(f"register_signal() argument 2 must be str, not {type(target).__name__}")
+    assert _context is not None
+    if _context.mule_id:
+        log("only the master and the workers can register signal handlers")
+        raise ValueError("unable to register signal")
+    if len(target) > MAX_TARGET:
+        raise ValueError("unable to register signal")
+    if signum in _handlers:
+        log("[uwsgi-signal] you cannot re-register a signal as the master !!!")
+        raise ValueError("unable to register signal")
+    _handlers[signum] = (target, handler)
+    shown = target or "default, any worker"
+    log(f"[uwsgi-signal] signum {signum} registered (wid: 0 modifier1: 0 target: {shown})")
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    _report((reports.REGISTERED, 0, signum, target, name), always=True)
+
+
+def signal_registered(num: object, /) -> bool | None:
+    """``True`` if ``num`` has a handler in this process's table, else ``None``."""
+    return True if signal_number(num) in _handlers else None
+
+
+# -- raising -------------------------------------------------------------------------------
+
+
+def signal(num: object, node: object = None, /) -> None:
+    """Raise ``num``: the master routes it. With ``node`` ("host:port"), send it to a uWSGI node."""
+    signum = signal_number(num)
+    if node is not None:
+        _remote_signal(signum, node)
+        return None
+    assert _context is not None
+    try:
+        os.write(_raise_fd, reports.RAISE_FORMAT.pack(_context.slot, signum))
+    except BlockingIOError:
+        log(
+            f"*** SIGNAL QUEUE IS FULL: buffer size {_raise_bufsize} bytes "
+            "(you can tune it with --signal-bufsize) ***"
+        )
+    return None
+
+
+def _remote_signal(signum: int, node: object) -> None:
+    """uWSGI's remote signal: the 4-byte packet ``6e 00 00 NN`` over TCP, answer ``ff 00 00 ok``."""
+    if not isinstance(node, str):
+        raise TypeError(f"signal() argument 2 must be str, not {type(node).__name__}")
+    host, _, port = node.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3) as sock:
+            sock.sendall(bytes((110, 0, 0, signum)))
+            reply = sock.recv(4)
+    except (OSError, ValueError):
+        raise OSError(f"unable to deliver signal {signum} to node {node}") from None
+    if len(reply) != 4 or reply[3] != 1:
+        raise ValueError(f"node {node} rejected signal {signum}")
+
+
+# -- receiving -----------------------------------------------------------------------------
+
+
+def take(fd: int) -> bool:
+    """Read one signal byte from ``fd`` and run its handler; ``False`` if another reader won."""
+    global _last_taken
+    try:
+        data = os.read(fd, 1)
+    except BlockingIOError:
+        return False
+    if not data:
+        _master_died()
+    _last_taken = data[0]
+    run_handler(data[0])
+    return True
+
+
+def _master_died() -> None:
+    assert _context is not None
+    log(f"uWSGI mule {_context.mule_id} braying: my master died, i will follow him...")
+    os._exit(1)
+
+
+def run_handler(signum: int) -> None:
+    """Run ``signum``'s handler here, under --mule-harakiri; report how it went."""
+    assert _context is not None
+    words = _context.stats.words
+    entry = _handlers.get(signum)
+    ok = entry is not None
+    start = time.monotonic()
+    if entry is not None:
+        words[_context.index(Field.ACTIVITY)] = Activity.HANDLING_SIGNAL
+        words[_context.index(Field.ACTIVITY_ARG)] = signum
+        harakiri = _context.spec.mule_harakiri
+        if harakiri:
+            words[_context.index(Field.HARAKIRI_SIGNAL)] = signum
+            words[_context.index(Field.HARAKIRI_AT)] = time.monotonic_ns() + harakiri * 1_000_000_000
+        try:
+            entry[1](signum)
+        except Exception:  # noqa: BLE001 - uWSGI prints the traceback and goes on
+            traceback.print_exc()
+            ok = False
+        finally:
+            words[_context.index(Field.HARAKIRI_AT)] = 0
+            words[_context.index(Field.ACTIVITY)] = Activity.RUNNING
+        words[_context.index(Field.SIGNALS_HANDLED)] += 1
+    if not ok:
+        log(f"error managing signal {signum} on mule {_context.mule_id}")
+    _report((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
+
+
+def note_signal_wait() -> None:
+    """``signal_wait`` just took a signal: it becomes ``signal_received()``."""
+    global _signal_received
+    _signal_received = _last_taken
+
+
+def signal_received() -> int:
+    """The last signal taken by ``signal_wait``; 0 before any."""
+    return _signal_received
+
+
+def set_user_harakiri(secs: object, /) -> None:
+    """Arm (or with 0, disarm) this process's own harakiri: SIGKILL ``secs`` seconds from now."""
+    seconds = _integer(secs)
+    assert _context is not None
+    deadline = time.monotonic_ns() + seconds * 1_000_000_000 if seconds > 0 else 0
+    _context.stats.words[_context.index(Field.USER_HARAKIRI_AT)] = deadline
+
+
+# -- timers, cron, file monitors: table entries the master activates ------------------------
+
+
+def record_lock(kind: int, offset: int) -> bytes:
+    """A ``struct flock`` for one byte at ``offset`` (for OFD locks: ``l_pid`` must be 0)."""
+    return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, 1, 0)
+
+
+def _take_table_entry(table: HeaderFlag, what: str) -> bool:
+    """Count one more entry in a 64-entry table shared by all stack processes."""
+    assert _context is not None
+    spec = _context.spec
+    words = _context.stats.words
+    fd = os.open(f"/proc/self/fd/{spec.lock_fd}", os.O_RDWR)
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, record_lock(fcntl.F_WRLCK, TABLE_LOCK_OFFSET))
+        if words[table] >= TABLE_LIMIT:
+            log(f"you can register max {TABLE_LIMIT} {what} !!!")
+            return False
+        words[table] += 1
+        return True
+    finally:
+        os.close(fd)  # closing the open file description drops its lock
+
+
+def add_timer(num: object, secs: object, /) -> None:
+    """Raise ``num`` every ``secs`` seconds, from activation; 0 never fires."""
+    signum, seconds = signal_number(num), _integer(secs)
+    if not _take_table_entry(HeaderFlag.TIMERS, "timers"):
+        raise ValueError("unable to add timer")
+    _report((reports.ADD_TIMER, _slot(), signum, seconds, 0), always=True)
+
+
+def add_rb_timer(num: object, secs: object, iterations: object = 0, /) -> None:
+    """Raise ``num`` every ``secs`` seconds, ``iterations`` times (0 = forever)."""
+    signum, seconds, count = signal_number(num), _integer(secs), _integer(iterations)
+    if not _take_table_entry(HeaderFlag.RB_TIMERS, "rb_timers"):
+        raise ValueError("unable to add rb_timer")
+    _report((reports.ADD_RB_TIMER, _slot(), signum, seconds, count), always=True)
+
+
+def add_cron(*args: object) -> bool:
+    """``add_cron(num, minute, hour, day, month, weekday)``: raise ``num`` when the local time
+    matches (``-1`` any, ``-N`` every N); returns ``True``.
+    """
+    if len(args) != 6:
+        raise TypeError(f"add_cron() takes exactly 6 arguments ({len(args)} given)")
+    signum = signal_number(args[0])
+    fields = tuple(_integer(value) for value in args[1:])
+    if not _take_table_entry(HeaderFlag.CRONS, "crons"):
+        raise ValueError("unable to add cron")
+    _report((reports.ADD_CRON, _slot(), signum, *fields), always=True)
+    return True
+
+
+def add_file_monitor(num: object, path: str, /) -> None:
+    """Raise ``num`` once per batch of changes to ``path`` (not recursive)."""
+    signum = signal_number(num)
+    if not isinstance(path, str):
+        raise TypeError(f"add_file_monitor() argument 2 must be str, not {type(path).__name__}")
+    if len(path) >= MAX_PATH:
+        log("uwsgi_add_file_monitor: invalid filename length")
+        raise ValueError("unable to add file monitor")
+    if not _take_table_entry(HeaderFlag.FILE_MONITORS, "file monitors"):
+        raise ValueError("unable to add file monitor")
+    _report((reports.ADD_FILE_MONITOR, _slot(), signum, os.path.abspath(path)), always=True)
+
+
+def _slot() -> int:
+    assert _context is not None
+    return _context.slot
