@@ -38,7 +38,11 @@ def help_text() -> str:
         for option in (o for o in OPTIONS if o.group == group):
             names = ", ".join([f"--{option.name}"] + [("-" if len(a) == 1 else "--") + a for a in option.aliases])
             metavar = option.metavar if option.arity is Arity.OPTIONAL else f" {option.metavar}".rstrip()
-            lines.append(f"  {(names + metavar):<44} {option.help}")
+            usage = names + metavar
+            if len(usage) > 40:
+                lines += [f"  {usage}", f"  {'':<40}  {option.help}"]
+            else:
+                lines.append(f"  {usage:<40}  {option.help}")
     return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
         printer.notice(f"muletui warning: {warning}")
     subscription = bus.subscribe()
     printing = asyncio.create_task(_print_forever(subscription, printer))
-    master = Master(plan.stack, bus)
+    master = Master(plan.stack, bus, detail_events=bool(plan.run.events_file))
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -104,8 +104,6 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
             printer.notice(f"muletui: {error}")
             status = 1
         else:
-            if plan.run.events_file:
-                master.set_detail_events(True)
             waiters = [asyncio.ensure_future(stop_requested.wait()), asyncio.ensure_future(master.wait_stopped())]
             await asyncio.wait(waiters, timeout=plan.run.duration, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:

@@ -7,9 +7,11 @@ process it started (stack root, mule incarnations) is still alive afterwards.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -122,12 +124,10 @@ async def stack(tmp_path: Path) -> AsyncIterator:
         plan = build(parse_argv(list(argv)))
         if plan.stack.chdir is None:
             plan.stack.chdir = str(tmp_path)
-        master = Master(plan.stack, respawn=respawn)
+        master = Master(plan.stack, respawn=respawn, detail_events=detail_events)
         run = StackRun(master)
         runs.append(run)
         await master.start()
-        if detail_events:
-            master.set_detail_events(True)
         return run
 
     yield _start
@@ -152,6 +152,7 @@ class CliRun:
             text=True,
         )
         self.output = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def wait(self, timeout: float = 30.0) -> int:
         out, _ = self.process.communicate(timeout=timeout)
@@ -159,22 +160,25 @@ class CliRun:
         return self.process.returncode
 
     def read_until(self, pattern: str, timeout: float = 15.0) -> str:
-        """Read stdout until a line matches ``pattern``; returns the output so far."""
+        """Read stdout until ``pattern`` matches the output so far; returns it.
+
+        Waits in ``select`` on the (blocking) pipe and decodes bytes itself: a non-blocking
+        text-mode ``read()`` raises ``TypeError`` when nothing is ready (CPython 3.11), and
+        :meth:`wait`'s ``communicate()`` needs the pipe blocking afterwards.
+        """
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
-        os.set_blocking(self.process.stdout.fileno(), False)
-        while time.monotonic() < deadline:
-            chunk = self.process.stdout.read()
-            if chunk:
-                self.output += chunk
-                if regex.search(self.output):
-                    return self.output
-            elif self.process.poll() is not None:
-                break
-            else:
-                time.sleep(0.02)
-        raise AssertionError(f"no /{pattern}/ in muletui output:\n{self.output}")
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while not regex.search(self.output):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise AssertionError(f"timed out waiting for /{pattern}/ in muletui output:\n{self.output}")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise AssertionError(f"muletui closed its output before /{pattern}/:\n{self.output}")
+            self.output += self._decoder.decode(chunk)
+        return self.output
 
     def pids(self) -> list[int]:
         """Every pid the output announced (stack root excluded: it is found by ``/proc``)."""

@@ -75,6 +75,7 @@ class Mule:
     last_exit: str = ""
     stop_requested: bool = False  # the running incarnation's exit is expected
     restart_after_stop: bool = False
+    reload_when_spawned: bool = False  # a reload asked for while the fork was under way
 
     @property
     def mule_id(self) -> int:

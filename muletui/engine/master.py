@@ -69,11 +69,13 @@ class Master:
         *,
         respawn: RespawnPolicy | None = None,
         shutdown_grace: float = 3.0,
+        detail_events: bool = False,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus()
         self.respawn = respawn or RespawnPolicy()
         self.shutdown_grace = shutdown_grace
+        self._detail_events = detail_events
         self.state = StackState.NEW
         self.mules = {spec.mule_id: Mule(spec) for spec in config.mules}
         self.root_pid = 0
@@ -111,6 +113,7 @@ class Master:
             list(self.mules), config.farms, config.mule_msg_size, config.signal_bufsize
         )
         self._stats = StatsBlock.create(len(self.mules) + 1, config.locks + 1)
+        self._stats.set_flag(HeaderFlag.DETAIL_EVENTS, int(self._detail_events))  # before the app runs
         self._lock_fd = os.memfd_create("muletui-locks", 0)
         os.ftruncate(self._lock_fd, TABLE_LOCK_OFFSET + 1)
         self.signals = SignalService(channels, config.farms, self._publish, self._log, self._warn)
@@ -255,6 +258,7 @@ class Master:
     def _spawn(self, mule: Mule) -> None:
         assert self._root is not None
         self._timers.pop(mule.mule_id, None)
+        mule.reload_when_spawned = False
         if self._stats is not None:  # what a dead incarnation left must not hit the next one
             for field in (Field.HARAKIRI_AT, Field.USER_HARAKIRI_AT, Field.ACTIVITY, Field.LOCKS_HELD):
                 self._stats.set(mule.mule_id, field, 0)
@@ -283,6 +287,8 @@ class Master:
             self._root.signal(mule_id, pid, signal.SIGINT)  # forked just before the shutdown began
         elif mule.state is MuleState.STARTING:
             self._transition(mule, MuleState.RUNNING)
+            if mule.reload_when_spawned:
+                self.restart_mule(mule_id)
 
     def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
         mule = self.mules[mule_id]
@@ -393,6 +399,8 @@ class Master:
             self._spawn(mule)
         elif mule.state is MuleState.STOPPING:
             mule.restart_after_stop = True
+        elif mule.state is MuleState.STARTING:
+            mule.reload_when_spawned = True
 
     def kill_mule(self, mule_id: int) -> None:
         """SIGKILL a mule, as ``kill -9`` would: the master sees a crash and respawns it."""

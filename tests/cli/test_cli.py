@@ -6,11 +6,9 @@ fails the test if a mule or a stack root it was told about outlives muletui.
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import re
-import select
 import signal
 import time
 from pathlib import Path
@@ -63,27 +61,8 @@ def spawned(output: str) -> list[tuple[int, int]]:
 
 
 def read_until(run, pattern: str, timeout: float = 15.0) -> str:
-    """Read muletui's output until ``pattern`` matches it; returns the output so far.
-
-    Like ``CliRun.read_until``, but waits in ``select`` on the (still blocking) pipe and decodes
-    bytes itself: a non-blocking text-mode ``read()`` raises ``TypeError`` when no byte is ready
-    (CPython 3.11), and ``run.wait()``'s ``communicate()`` needs a blocking pipe afterwards.
-    """
-    regex = re.compile(pattern)
-    assert run.process.stdout is not None
-    fd = run.process.stdout.fileno()
-    if not hasattr(run, "decoder"):
-        run.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    deadline = time.monotonic() + timeout
-    while not regex.search(run.output):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise AssertionError(f"timed out waiting for /{pattern}/ in muletui output:\n{run.output}")
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            raise AssertionError(f"muletui closed its output before /{pattern}/:\n{run.output}")
-        run.output += run.decoder.decode(chunk)
-    return run.output
+    """Read muletui's output until ``pattern`` matches it; returns the output so far."""
+    return run.read_until(pattern, timeout)
 
 
 def read_count(run, pattern: str, count: int, timeout: float = 15.0) -> str:
@@ -309,11 +288,6 @@ def test_sighup_respawns_every_mule_without_oooops(cli, stack_files):
     assert len(spawned(run.output)) == 6
 
 
-@pytest.mark.xfail(
-    reason="Master.restart_mule ignores a mule in STARTING (forked but not yet reported), so a SIGHUP that "
-    "arrives while the stack is still spawning reloads only the mules already running",
-    strict=True,
-)
 def test_sighup_while_mules_are_still_starting_reloads_them_too(cli, write, stack_files):
     # Each fork in the stack root waits 0.25 s, so mules 2 and 3 are still starting at the SIGHUP.
     write("slow_forks.py", "import os, time\nos.register_at_fork(before=lambda: time.sleep(0.25))\n")
@@ -404,7 +378,7 @@ def test_bad_input_is_one_line_and_status_1(cli, write, stack_files, case):
 def test_missing_app_file_stops_with_status_1(cli, stack_files):
     run = cli("--headless", "--mule=somaro.py", "--wsgi-file", "missing.py")
     assert run.wait(15) == 1
-    cause = "FileNotFoundError: unable to load app file missing.py: no such file"
+    cause = "unable to load app file missing.py: no such file"
     reason = f"muletui: the app failed to import: {cause}"
     assert re.search(line("master", reason, "!"), run.output)
     assert spawned(run.output) == []
@@ -466,7 +440,7 @@ def test_help_lists_the_option_groups(cli):
     lines = run.output.splitlines()
     assert lines[0].startswith("usage: muletui [uWSGI options] [CONFIG_FILE]")
     groups = [text for text in lines if text and not text.startswith(" ") and text.endswith(":")]
-    assert groups == ["mules:", "app:", "config:", "muletui:", "uWSGI options not emulated:"]
+    assert groups == ["mules:", "signals:", "app:", "config:", "muletui:", "uWSGI options not emulated:"]
     for option in ("--mule[=PROGRAM]", "--farm NAME:ID[,ID...]", "--ini FILE[:SECTION]", "--events PATH"):
         assert any(text.startswith(f"  {option} ") for text in lines), option
 
@@ -537,11 +511,6 @@ def test_events_and_log_file(cli, write, stack_files, tmp_path):
         assert [text for text in log if re.fullmatch(rf"{stamp} {re.escape(expected)}", text)], expected
 
 
-@pytest.mark.xfail(
-    reason="message events are switched on only after Master.start() returned, so a mule_msg sent by the "
-    "app at import (sender 0) never reaches --events",
-    strict=True,
-)
 def test_events_record_a_message_sent_by_the_app_at_import(cli, stack_files, tmp_path):
     run = cli("--headless", "--wsgi-file=app.py", "--mule=somaro.py", "--events", "ev.jsonl")
     read_until(run, line("mule 1", "somaro got b'hi'"))
@@ -555,12 +524,12 @@ def test_events_record_a_message_sent_by_the_app_at_import(cli, stack_files, tmp
 
 def test_no_argument_runs_the_demo(cli):
     run = cli()
-    read_count(run, "spawned uWSGI mule", 3)
+    read_count(run, "spawned uWSGI mule", 4)
     cli.track_root(run)
     root = root_of(run)
     read_until(run, r"(?m)^" + STAMP + r" mule 1  \| .*loop1: Waiting for messages\.\.\. yawn\.")
     read_until(run, rf"(?m)^{STAMP} mule 1  \| .*b'ciuchino'")  # loop2's thread may share the line
     assert stop(run) == 0
-    assert [mule_id for mule_id, _pid in spawned(run.output)] == [1, 2, 3]
+    assert [mule_id for mule_id, _pid in spawned(run.output)] == [1, 2, 3, 4]
     assert re.search(line("master", "goodbye to uWSGI."), run.output)
     assert wait_gone([*run.pids(), root]) == []
