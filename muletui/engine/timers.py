@@ -1,9 +1,10 @@
 """Timers, rb timers and cron entries: the master's schedules that raise signals (§4).
 
-All values are whole seconds. A timer's period counts from its activation; periods missed
-while the loop was busy are coalesced into one fire, as with uWSGI's timerfd. Cron entries are
-matched against local time once a second and fire at most once per 60 s. The clock, local
-time and the loop are injectable, so cron can be tested without waiting for minutes.
+All values are whole seconds. Timers and rb timers are timerfds, as uWSGI's timers are: the
+period counts from activation, expiries are precise to the kernel's wake-up (not to the event
+loop's millisecond rounding), and periods missed while the loop was busy coalesce into one
+fire. Cron entries are matched against local time once a second and fire at most once per
+60 s; the clock and local time are injectable, so cron is tested without waiting for minutes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from muletui.linux import PeriodicTimer
 
 Fire = Callable[["Schedule"], None]
 
@@ -68,7 +71,7 @@ class TimerService:
         self._localtime = localtime
         self._loop = asyncio.get_running_loop()
         self.schedules: list[Schedule] = []
-        self._handles: dict[int, asyncio.TimerHandle] = {}
+        self._timerfds: dict[int, PeriodicTimer] = {}
         self._cron_tick: asyncio.TimerHandle | None = None
 
     def _count(self, kind: str) -> int:
@@ -96,24 +99,30 @@ class TimerService:
             self.check_crons()
         return schedule
 
-    def _arm(self, schedule: Schedule, when: float) -> None:
-        schedule.next_at = when
-        delay = max(0.0, when - self._clock())
-        self._handles[id(schedule)] = self._loop.call_at(self._loop.time() + delay, self._due, schedule)
+    def _arm(self, schedule: Schedule, first: float) -> None:
+        timer = self._timerfds[id(schedule)] = PeriodicTimer(first, schedule.seconds)
+        schedule.next_at = first
+        self._loop.add_reader(timer.fd, self._due, schedule, timer)
 
-    def _due(self, schedule: Schedule) -> None:
+    def _due(self, schedule: Schedule, timer: PeriodicTimer) -> None:
+        expired = timer.expirations()
+        if not expired:
+            return
         now = self._clock()
+        assert schedule.next_at is not None
+        schedule.next_at += expired * schedule.seconds
         schedule.fires += 1
         schedule.last_fire = now
         self._fire(schedule)
         if schedule.kind == "rb_timer" and schedule.iterations and schedule.fires >= schedule.iterations:
             schedule.next_at = None
-            return
-        assert schedule.next_at is not None
-        following = schedule.next_at + schedule.seconds
-        if following <= now:  # missed periods are coalesced into this one fire
-            following += ((now - following) // schedule.seconds + 1) * schedule.seconds
-        self._arm(schedule, following)
+            self._disarm(schedule)
+
+    def _disarm(self, schedule: Schedule) -> None:
+        timer = self._timerfds.pop(id(schedule), None)
+        if timer is not None:
+            self._loop.remove_reader(timer.fd)
+            timer.close()
 
     def check_crons(self) -> None:
         """Fire the cron entries matching local time now; re-arm at the next whole second."""
@@ -130,8 +139,7 @@ class TimerService:
         self._cron_tick = self._loop.call_later(1.0 - wall % 1.0 + 0.001, self.check_crons)
 
     def close(self) -> None:
-        for handle in self._handles.values():
-            handle.cancel()
-        self._handles.clear()
+        for schedule in self.schedules:
+            self._disarm(schedule)
         if self._cron_tick is not None:
             self._cron_tick.cancel()

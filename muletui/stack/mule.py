@@ -18,7 +18,8 @@ from types import FrameType, ModuleType
 from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity, Field
 from muletui.stack import context as stack_context
-from muletui.stack import linux, messaging, signals
+from muletui import linux
+from muletui.stack import messaging, signals
 from muletui.stack.context import Context, log
 
 #: uWSGI's ``end_me`` exit status for a mule told to stop by one of these signals.

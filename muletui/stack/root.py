@@ -26,7 +26,7 @@ import sys
 import traceback
 
 from muletui.ipc.spec import StackSpec
-from muletui.stack import linux
+from muletui import linux
 from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
 
