@@ -13,7 +13,6 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 from enum import StrEnum
 
 from muletui.config.stack_config import StackConfig
@@ -25,10 +24,11 @@ from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader
 from muletui.engine.root_process import RootCallbacks, RootProcess
 from muletui.engine.signalling import SignalService
+from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
 from muletui.ipc import reports
 from muletui.ipc.spec import StackSpec
-from muletui.ipc.stats_block import Activity, Field, HeaderFlag, StatsBlock
+from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock
 from muletui.stack.signals import TABLE_LOCK_OFFSET
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
@@ -45,18 +45,6 @@ class StackState(StrEnum):
 
 class StackStartError(Exception):
     """The stack could not start; ``str()`` is the one-line reason."""
-
-
-@dataclass(frozen=True)
-class MuleStats:
-    """One mule's counters as sampled from the stats block."""
-
-    msgs_in: int
-    msgs_out: int
-    msgs_dropped: int
-    activity: Activity
-    activity_arg: int
-    queue_bytes: int
 
 
 class Master:
@@ -449,21 +437,10 @@ class Master:
         self._publish(events.MessageDropped(sender=MASTER_SENDER, target=shown, size=len(data), reason=fate))
         return fate
 
-    def sample(self) -> dict[int, MuleStats]:
-        """Counters of every mule, read from the stats block (cheap: no syscall but one ioctl per queue)."""
+    def snapshot(self) -> StackSnapshot:
+        """Every mule's state and counters, the locks and the farms, as of now."""
         assert self._stats is not None and self._channels is not None
-        result = {}
-        for mule_id in self.mules:
-            record = self._stats.record(mule_id)
-            result[mule_id] = MuleStats(
-                msgs_in=record[Field.MSGS_IN],
-                msgs_out=record[Field.MSGS_OUT],
-                msgs_dropped=record[Field.MSGS_DROPPED],
-                activity=Activity(record[Field.ACTIVITY]),
-                activity_arg=record[Field.ACTIVITY_ARG],
-                queue_bytes=self._channels.mules[mule_id].pending_bytes(),
-            )
-        return result
+        return take_snapshot(self.mules, self._stats, self._channels, self.config.farms, self.config.locks)
 
     # -- shutdown --------------------------------------------------------------------------
 

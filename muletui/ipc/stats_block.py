@@ -39,7 +39,7 @@ class Activity(IntEnum):
 
     IDLE = 0
     RUNNING = 1  # in its own program code
-    WAITING_MESSAGE = 2  # blocked in mule_get_msg
+    WAITING_MESSAGE = 2  # blocked in mule_get_msg; ACTIVITY_ARG = 1 if it takes signals too
     WAITING_FARM = 3  # blocked in farm_get_msg
     HANDLING_MESSAGE = 4  # signal-mode mule running mule_msg_hook
     WAITING_SIGNAL = 5  # blocked in signal_wait

@@ -31,7 +31,7 @@ _farm_recv_fds: list[tuple[int, str]] = []  # this mule's farm queues
 _my_farms: frozenset[str] = frozenset()
 _queue_bufsize = 0
 _words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
-_i_out = _i_in = _i_dropped = _i_activity = 0
+_i_out = _i_in = _i_dropped = _i_activity = _i_activity_arg = 0
 _context: Context | None = None
 
 
@@ -39,6 +39,7 @@ def bind(context: Context) -> None:
     """Point this module at the queues and stats record of the calling process."""
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
+    global _i_activity_arg
     global _context
     spec = context.spec
     _context = context
@@ -61,6 +62,7 @@ def bind(context: Context) -> None:
     _i_in = context.index(Field.MSGS_IN)
     _i_dropped = context.index(Field.MSGS_DROPPED)
     _i_activity = context.index(Field.ACTIVITY)
+    _i_activity_arg = context.index(Field.ACTIVITY_ARG)
 
 
 def message_bytes(message: object, function: str) -> bytes:
@@ -196,6 +198,7 @@ def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activi
     for fd, _name in sources:
         poller.register(fd, select.POLLIN)
     deadline = None if timeout < 0 else time.monotonic() + timeout
+    _words[_i_activity_arg] = any(name == "signal" for _fd, name in sources)  # listening for signals?
     _words[_i_activity] = activity
     try:
         while True:

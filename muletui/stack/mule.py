@@ -15,10 +15,10 @@ import traceback
 from collections.abc import Callable
 from types import FrameType, ModuleType
 
+from muletui import linux
 from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity, Field
 from muletui.stack import context as stack_context
-from muletui import linux
 from muletui.stack import messaging, signals
 from muletui.stack.context import Context, log
 

@@ -25,8 +25,8 @@ import socket
 import sys
 import traceback
 
-from muletui.ipc.spec import StackSpec
 from muletui import linux
+from muletui.ipc.spec import StackSpec
 from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
 

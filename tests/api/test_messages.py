@@ -406,7 +406,8 @@ async def test_stats_block_counts_messages_and_shows_activity(stack, write):
     run = await stack(f"--mule={write('echo.py', ECHO)}", f"--mule={sender}")
     await run.line("^got", mule_id=1, count=5)
     await run.until(
-        lambda: run.master.sample()[1].activity.name == "WAITING_MESSAGE", what="mule 1 waiting"
+        lambda: run.master.snapshot().mules[0].activity.name == "WAITING_MESSAGE", what="mule 1 waiting"
     )
-    stats = run.master.sample()
-    assert (stats[1].msgs_in, stats[2].msgs_out, stats[1].queue_bytes) == (5, 5, 0)
+    one, two = run.master.snapshot().mules
+    assert (one.msgs_in, two.msgs_out, one.queue_bytes) == (5, 5, 0)
+    assert one.pid and one.rss_bytes > 1_000_000 and one.mode == "echo.py" and two.mode == "sender.py"

@@ -1,0 +1,143 @@
+"""A point-in-time view of a running stack, for the console's tables: cheap enough to take a few
+times a second (the stats block is read without a syscall, queue depths with one ioctl each,
+CPU and RSS from ``/proc``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from muletui.engine.channels import Channels
+from muletui.engine.lifecycle import Mule, MuleState
+from muletui.ipc.spec import FarmSpec
+from muletui.ipc.stats_block import Activity, Field, StatsBlock
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class MuleView:
+    """One mule slot: lifecycle from the master, counters from the stats block."""
+
+    mule_id: int
+    mode: str  # "signal", the script's name, or "module:callable"
+    state: MuleState
+    pid: int
+    respawns: int
+    last_exit: str
+    retry_at: float | None
+    msgs_in: int
+    msgs_out: int
+    msgs_dropped: int
+    activity: Activity
+    activity_arg: int
+    signals_handled: int
+    queue_bytes: int  # pending in the mule's own message queue
+    signals_pending: int  # bytes (= signals) pending in the mule's own signal socket
+    locks_held: int  # bit mask
+    cpu_seconds: float
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class LockView:
+    lock: int
+    holder_pid: int  # as recorded (0: free, or cleared by a foreign unlock)
+    holder_mule: int | None  # None: the stack root or a process that is gone
+    waiters: tuple[int, ...]  # mule ids waiting in lock()
+
+
+@dataclass(frozen=True)
+class FarmView:
+    name: str
+    index: int
+    members: tuple[int, ...]
+    queue_bytes: int
+    signals_pending: int
+
+
+@dataclass(frozen=True)
+class StackSnapshot:
+    mules: tuple[MuleView, ...]
+    locks: tuple[LockView, ...]
+    farms: tuple[FarmView, ...]
+    shared_queue_bytes: int
+    shared_signals_pending: int
+
+
+def _proc_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user + system) and resident bytes of ``pid``; zeros if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0, 0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, int(fields[21]) * _PAGE
+
+
+def _mode(mule: Mule) -> str:
+    spec = mule.spec
+    if spec.mode == "script":
+        return os.path.basename(spec.program or "")
+    if spec.mode == "callable":
+        return spec.program or ""
+    return "signal"
+
+
+def take_snapshot(
+    mules: dict[int, Mule], stats: StatsBlock, channels: Channels, farms: list[FarmSpec], locks: int
+) -> StackSnapshot:
+    views = []
+    by_pid = {m.pid: m.mule_id for m in mules.values() if m.pid}
+    waiting: dict[int, list[int]] = {}
+    for mule_id, mule in mules.items():
+        record = stats.record(mule_id)
+        activity = Activity(record[Field.ACTIVITY]) if mule.pid else Activity.IDLE
+        if activity is Activity.WAITING_LOCK:
+            waiting.setdefault(record[Field.ACTIVITY_ARG], []).append(mule_id)
+        cpu, rss = _proc_usage(mule.pid) if mule.pid else (0.0, 0)
+        views.append(
+            MuleView(
+                mule_id=mule_id,
+                mode=_mode(mule),
+                state=mule.state,
+                pid=mule.pid,
+                respawns=mule.respawns,
+                last_exit=mule.last_exit,
+                retry_at=mule.retry_at,
+                msgs_in=record[Field.MSGS_IN],
+                msgs_out=record[Field.MSGS_OUT],
+                msgs_dropped=record[Field.MSGS_DROPPED],
+                activity=activity,
+                activity_arg=record[Field.ACTIVITY_ARG],
+                signals_handled=record[Field.SIGNALS_HANDLED],
+                queue_bytes=channels.mules[mule_id].pending_bytes(),
+                signals_pending=channels.mule_signals[mule_id].pending_bytes(),
+                locks_held=record[Field.LOCKS_HELD],
+                cpu_seconds=cpu,
+                rss_bytes=rss,
+            )
+        )
+    lock_views = []
+    for lock in range(locks + 1):
+        pid, _tid = stats.lock_holder(lock)
+        lock_views.append(LockView(lock, pid, by_pid.get(pid), tuple(waiting.get(lock, ()))))
+    farm_views = tuple(
+        FarmView(
+            farm.name,
+            farm.index,
+            farm.members,
+            channels.farms[farm.index].pending_bytes(),
+            channels.farm_signals[farm.index].pending_bytes(),
+        )
+        for farm in farms
+    )
+    return StackSnapshot(
+        tuple(views),
+        tuple(lock_views),
+        farm_views,
+        channels.shared.pending_bytes(),
+        channels.shared_signal.pending_bytes(),
+    )
