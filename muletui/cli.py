@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from muletui import UWSGI_VERSION, __version__
-from muletui.config.builder import build
+from muletui.config.builder import Plan, build
 from muletui.config.entry import ConfigError
 from muletui.config.options import GROUPS, OPTIONS, Arity, parse_argv
 from muletui.headless import run_headless
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``muletui`` script; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        args = [*demo_argv(), "--headless"]
+        args = demo_argv()
     try:
         plan = build(parse_argv(args))
     except ConfigError as error:
@@ -65,4 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     if not plan.stack.mules:
         print("muletui: no mules configured: add --mule, --mule=FILE.py or --mules N", file=sys.stderr)
         return 1
-    return asyncio.run(run_headless(plan))
+    if plan.run.headless:
+        return asyncio.run(run_headless(plan))
+    return run_console(plan)
+
+
+def run_console(plan: Plan) -> int:
+    """Run the Textual console; after it closes, say what the stack left queued."""
+    from muletui.console.app import MuleConsole  # noqa: PLC0415 - Textual only when the console runs
+
+    app = MuleConsole(plan)
+    left = app.run()
+    if app.model.failure:
+        print(f"muletui: {app.model.failure}", file=sys.stderr)
+        return 1
+    for name, (count, size) in (left or {}).items():
+        print(f"muletui: left queued in {name}: {count} message(s), {size} bytes")
+    return 0

@@ -1,0 +1,338 @@
+"""The operator console: a Textual app whose event loop hosts the master.
+
+The engine publishes events; one task folds them into the :class:`ConsoleModel`; a paint timer
+(12 Hz) moves model and engine state into the visible widgets. Actions call the master
+directly (same loop). Quitting stops the stack and reports what was left queued.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from muletui.config.builder import Plan
+from muletui.console.commands import StackCommands
+from muletui.console.help import HelpScreen
+from muletui.console.model import ConsoleModel
+from muletui.console.widgets.log_view import LogView
+from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
+from muletui.engine.bus import EventBus
+from muletui.engine.master import Master, StackStartError, StackState
+from muletui.recorders import EventsWriter, LogFileWriter
+
+PAINT_HZ = 12
+SNAPSHOT_EVERY = 3  # paints per snapshot: 4 Hz
+
+
+class MuleConsole(App[dict[str, tuple[int, int]] | None]):
+    """muletui's console. ``run()`` returns what was left queued at shutdown."""
+
+    TITLE = "muletui"
+    CSS_PATH = Path(__file__).with_name("console.tcss")
+    COMMANDS = App.COMMANDS | {StackCommands}
+    BINDINGS = [
+        Binding("r", "restart_mule", "Restart"),
+        Binding("s", "stop_mule", "Stop"),
+        Binding("k", "kill_mule", "Kill"),
+        Binding("R", "reload_mules", "Reload all"),
+        Binding("m", "compose_message", "Message"),
+        Binding("g", "raise_signal", "Signal"),
+        Binding("a", "toggle_source", "All/one"),
+        Binding("slash", "filter_log", "Filter"),
+        Binding("f", "follow", "Follow", show=False),
+        Binding("t", "toggle_time", "Time", show=False),
+        Binding("c", "clear_log", "Clear", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, plan: Plan, *, log_cap: int = 10_000) -> None:
+        super().__init__()
+        self.plan = plan
+        self.model = ConsoleModel(log_cap=log_cap)
+        self.bus = EventBus()
+        self._recorders: list[EventsWriter | LogFileWriter] = []
+        if plan.run.events_file:
+            self._recorders.append(EventsWriter(plan.run.events_file))
+        if plan.run.log_file:
+            self._recorders.append(LogFileWriter(plan.run.log_file))
+        for recorder in self._recorders:
+            self.bus.add_sink(recorder)
+        self.master = Master(plan.stack, self.bus, detail_events=True)
+        self._subscription = self.bus.subscribe()
+        self._paints = 0
+        self._stopping = False
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=True)
+        yield MuleTable(id="mules")
+        with TabbedContent(id="tabs"):
+            with TabPane("Log", id="tab-log"):
+                yield LogView(self.model.log, id="log")
+                yield Input(placeholder="filter the log (Enter to apply, empty to clear)", id="filter")
+            with TabPane("Messages", id="tab-messages"):
+                with Horizontal(id="composer"):
+                    yield Select[object](self._targets(), id="msg-target", allow_blank=False)
+                    yield Input(placeholder="message text", id="msg-text")
+                    yield Checkbox("bytes escapes", id="msg-bytes")
+                    yield Button("Send", id="msg-send", variant="primary")
+                yield Label("", id="msg-result")
+                yield MessageTable(id="messages")
+            with TabPane("Signals", id="tab-signals"):
+                with Horizontal(id="raiser"):
+                    yield Input(placeholder="signal number", id="sig-number", restrict=r"-?\d*")
+                    yield Label("", id="sig-preview")
+                    yield Button("Raise", id="sig-raise", variant="warning")
+                yield SignalTable(id="signals")
+            with TabPane("Timers", id="tab-timers"):
+                yield TimerTable(id="timers")
+            with TabPane("Locks & farms", id="tab-locks"):
+                yield LockFarmTable(id="locks")
+        yield Static("", id="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.sub_title = "starting the stack…"
+        self._run_stack()
+        self.set_interval(1 / PAINT_HZ, self._paint)
+
+    # -- the stack -------------------------------------------------------------------------
+
+    @work(exclusive=True, group="stack")
+    async def _run_stack(self) -> None:
+        """Start the master in this loop (its thread must outlive the stack), then fold events."""
+        try:
+            await self.master.start()
+        except StackStartError as error:
+            self.sub_title = "the stack could not start"
+            self.model.failure = str(error)
+            self.notify(str(error), title="stack failed", severity="error", timeout=30)
+        else:
+            mules = len(self.master.mules)
+            self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
+        while batch := await self._subscription.batch():
+            self.model.apply(batch)
+
+    def _targets(self) -> list[tuple[str, object]]:
+        """Message targets: each mule (mule 1 first, the usual one), the shared queue, each farm."""
+        options: list[tuple[str, object]] = [(f"mule {m.mule_id}", m.mule_id) for m in self.plan.stack.mules]
+        options.append(("any mule (shared queue)", 0))
+        options += [(f"farm {farm.name}", farm.name) for farm in self.plan.stack.farms]
+        return options
+
+    # -- painting --------------------------------------------------------------------------
+
+    def _paint(self) -> None:
+        self._paints += 1
+        if self.master.state is StackState.RUNNING and self._paints % SNAPSHOT_EVERY == 0:
+            self.model.observe(self.master.snapshot())
+        snapshot = self.model.snapshot
+        if snapshot is not None:
+            self.query_one(MuleTable).paint(snapshot)
+        active = self.query_one(TabbedContent).active
+        if active == "tab-log":
+            self.query_one(LogView).sync()
+        elif active == "tab-messages":
+            self.query_one(MessageTable).paint(self.model)
+        elif active == "tab-signals" and self.master.signals is not None:
+            self.query_one(SignalTable).paint(self.master.signals.table)
+        elif active == "tab-timers" and self.master.signals is not None:
+            signals = self.master.signals
+            self.query_one(TimerTable).paint(signals.timers.schedules, signals.file_monitors.monitors, self.model)
+        elif active == "tab-locks" and snapshot is not None:
+            self.query_one(LockFarmTable).paint(snapshot)
+        self._paint_hint()
+
+    def _paint_hint(self) -> None:
+        hint = self.model.latest_hint
+        bar = self.query_one("#hint", Static)
+        if self.model.failure:
+            bar.update(Text(f"✖ {self.model.failure}", style="bold red"))
+        elif hint is None:
+            bar.update(Text("No trap spotted yet. Press ? for help, ctrl+p for commands.", style="dim"))
+        else:
+            times = f" (×{hint.count})" if hint.count > 1 else ""
+            bar.update(Text(f"⚠ {hint.text}{times}"))
+
+    # -- mule actions ----------------------------------------------------------------------
+
+    def selected_mule(self) -> int | None:
+        return self.query_one(MuleTable).selected_mule()
+
+    def _on_mule(self, verb: str, mule_id: int | None = None) -> None:
+        mule_id = mule_id if mule_id is not None else self.selected_mule()
+        if mule_id is None or self.master.state is not StackState.RUNNING:
+            self.notify("no running stack", severity="warning")
+            return
+        getattr(self.master, f"{verb}_mule")(mule_id)
+        self.notify(f"{verb} mule {mule_id}", timeout=2)
+
+    def action_restart_mule(self, mule_id: int | None = None) -> None:
+        self._on_mule("restart", mule_id)
+
+    def action_stop_mule(self, mule_id: int | None = None) -> None:
+        self._on_mule("stop", mule_id)
+
+    def action_kill_mule(self, mule_id: int | None = None) -> None:
+        self._on_mule("kill", mule_id)
+
+    def action_reload_mules(self) -> None:
+        if self.master.state is StackState.RUNNING:
+            self.master.reload_mules()
+            self.notify("reloading every mule", timeout=2)
+
+    # -- log actions -----------------------------------------------------------------------
+
+    def action_toggle_source(self) -> None:
+        log = self.query_one(LogView)
+        source = None if log.source is not None else self.selected_mule()
+        log.show(source)
+        log.border_title = "all mules" if source is None else f"mule {source} only"
+
+    def action_filter_log(self) -> None:
+        self.query_one(TabbedContent).active = "tab-log"
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, event: Input.Submitted) -> None:
+        log = self.query_one(LogView)
+        log.show(log.source, event.value)
+        event.input.display = bool(event.value)
+        log.focus()
+
+    def action_follow(self) -> None:
+        self.query_one(LogView).action_follow()
+
+    def action_toggle_time(self) -> None:
+        log = self.query_one(LogView)
+        log.show_time = not log.show_time
+
+    def action_clear_log(self) -> None:
+        self.model.log.clear()
+        self.query_one(LogView).show(self.query_one(LogView).source)
+
+    # -- messages --------------------------------------------------------------------------
+
+    def action_compose_message(self, target: object | None = None) -> None:
+        self.query_one(TabbedContent).active = "tab-messages"
+        if target is not None:
+            self.query_one("#msg-target", Select).value = target
+        self.query_one("#msg-text", Input).focus()
+
+    @on(Button.Pressed, "#msg-send")
+    @on(Input.Submitted, "#msg-text")
+    def _send(self) -> None:
+        text = self.query_one("#msg-text", Input).value
+        target = self.query_one("#msg-target", Select).value
+        result = self.query_one("#msg-result", Label)
+        if self.master.state is not StackState.RUNNING:
+            result.update(Text("the stack is not running", style="bold red"))
+            return
+        if self.query_one("#msg-bytes", Checkbox).value:
+            try:
+                data = codecs.escape_decode(text.encode("utf-8"))[0]
+            except ValueError as error:
+                result.update(Text(f"bad escape: {error}", style="bold red"))
+                return
+        else:
+            data = text.encode("utf-8")
+        fate = self.master.send_message(data, target if isinstance(target, int | str) else 0)
+        shown = "any mule" if target == 0 else (f"mule {target}" if isinstance(target, int) else f"farm {target}")
+        style = "green" if fate == "queued" else "bold red"
+        result.update(Text(f"{len(data)} bytes → {shown}: {fate}", style=style))
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def action_raise_signal(self, signum: int | None = None) -> None:
+        if signum is not None:
+            self._raise(signum)
+            return
+        self.query_one(TabbedContent).active = "tab-signals"
+        selected = self.query_one(SignalTable).selected_signal()
+        box = self.query_one("#sig-number", Input)
+        if selected is not None and not box.value:
+            box.value = str(selected)
+        box.focus()
+
+    def signal_preview(self, signum: int) -> str:
+        """``signal 17 → mule2 (i_am_mule2)``, or why it will reach nobody."""
+        table = self.master.signals.table if self.master.signals is not None else {}
+        entry = table.get(signum & 0xFF)
+        if entry is None:
+            return f"signal {signum & 0xFF} → not registered: uWSGI sends it to a worker (none here)"
+        return f"signal {signum & 0xFF} → {entry.target or 'any worker'} ({entry.handler})"
+
+    @on(Input.Changed, "#sig-number")
+    def _preview(self, event: Input.Changed) -> None:
+        label = self.query_one("#sig-preview", Label)
+        try:
+            signum = int(event.value)
+        except ValueError:
+            label.update("")
+            return
+        wrap = f" (uWSGI takes {signum} mod 256)" if not 0 <= signum <= 255 else ""
+        label.update(self.signal_preview(signum) + wrap)
+
+    @on(Button.Pressed, "#sig-raise")
+    @on(Input.Submitted, "#sig-number")
+    def _raise_from_input(self) -> None:
+        try:
+            signum = int(self.query_one("#sig-number", Input).value)
+        except ValueError:
+            self.notify("type a signal number (0..255)", severity="warning")
+            return
+        self._raise(signum)
+
+    def _raise(self, signum: int) -> None:
+        if self.master.state is not StackState.RUNNING:
+            self.notify("the stack is not running", severity="warning")
+            return
+        self.master.raise_signal(signum)
+        self.notify(self.signal_preview(signum), title="raised", timeout=3)
+
+    # -- help and quit ---------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """Stop the stack (mules get SIGINT, then SIGKILL after the grace), then leave."""
+        self.sub_title = "stopping the stack…"
+        self.exit(await self._stop_stack())
+
+    async def _stop_stack(self) -> dict[str, tuple[int, int]]:
+        if self._stopping:
+            return self.model.stopped_report or {}
+        self._stopping = True
+        left = await self.master.stop()
+        self.bus.close()
+        for recorder in self._recorders:
+            recorder.close()
+        return left
+
+    async def on_unmount(self) -> None:
+        """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
+        await self._stop_stack()

@@ -1,0 +1,56 @@
+"""Command palette entries built from the live stack: "signal: raise 17 → mule2", "message: send
+to mule 1", "mule: restart 2", and the stack-wide actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from muletui.console.app import MuleConsole
+
+
+class StackCommands(Provider):
+    """Mule, signal and message commands for whatever the stack has right now."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app: MuleConsole = self.app  # type: ignore[assignment]
+        master = app.master
+        commands: list[tuple[str, Callable[[], object], str]] = [
+            ("mule: reload all mules", app.action_reload_mules, "SIGHUP every mule, respawn, no OOOPS"),
+            ("log: clear", app.action_clear_log, "empty the log buffers"),
+            ("log: toggle timestamps", app.action_toggle_time, ""),
+        ]
+        for mule_id in master.mules:
+            for verb, what in (("restart", "gracefully"), ("stop", "and keep it down"), ("kill", "with SIGKILL")):
+                action = getattr(app, f"action_{verb}_mule")
+                commands.append((f"mule: {verb} {mule_id}", partial(action, mule_id), f"{verb} mule {mule_id} {what}"))
+            commands.append(
+                (f"message: send to mule {mule_id}", partial(app.action_compose_message, mule_id), "open the composer")
+            )
+        commands.append(("message: send to any mule", partial(app.action_compose_message, 0), "the shared queue"))
+        for farm in app.plan.stack.farms:
+            commands.append(
+                (f"message: send to farm {farm.name}", partial(app.action_compose_message, farm.name), "farm queue")
+            )
+        if master.signals is not None:
+            for signum, entry in sorted(master.signals.table.items()):
+                target = entry.target or "any worker"
+                commands.append(
+                    (f"signal: raise {signum} → {target}", partial(app.action_raise_signal, signum), entry.handler)
+                )
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield Hit(1.0, name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,276 @@
+"""The console's tables, each repainted from the model and the engine a few times a second:
+mules, messages, signals, timers and file monitors, locks and farms.
+
+Every table keeps its rows keyed, updates cells in place, and never reads a socket itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from muletui.console.model import ConsoleModel
+from muletui.console.widgets.log_view import source_colour
+from muletui.engine.filemon import FileMonitor
+from muletui.engine.lifecycle import MuleState
+from muletui.engine.signals import SignalEntry
+from muletui.engine.snapshot import MuleView, StackSnapshot
+from muletui.engine.timers import Schedule
+from muletui.ipc.stats_block import Activity
+
+STATE_STYLE = {
+    MuleState.STARTING: "yellow",
+    MuleState.RUNNING: "green",
+    MuleState.BACKOFF: "bold red",
+    MuleState.STOPPING: "yellow",
+    MuleState.EXITED: "dim",
+    MuleState.FATAL: "bold red reverse",
+}
+FLASH_SECONDS = 1.0
+
+
+def activity_text(mule: MuleView) -> Text:
+    """What the mule is doing, in words, coloured by kind."""
+    if not mule.pid:
+        return Text("—", style="dim")
+    activity, arg = mule.activity, mule.activity_arg
+    if activity is Activity.WAITING_MESSAGE:
+        return Text("mule_get_msg" + (" +signals" if arg else ""), style="cyan")
+    if activity is Activity.WAITING_FARM:
+        return Text("farm_get_msg", style="cyan")
+    if activity is Activity.WAITING_SIGNAL:
+        return Text("signal_wait", style="cyan")
+    if activity is Activity.HANDLING_SIGNAL:
+        return Text(f"handling signal {arg}", style="bold magenta")
+    if activity is Activity.HANDLING_MESSAGE:
+        return Text("mule_msg_hook", style="bold magenta")
+    if activity is Activity.WAITING_LOCK:
+        return Text(f"waiting lock {arg}", style="bold yellow")
+    if mule.locks_held:
+        held = ",".join(str(n) for n in range(64) if mule.locks_held >> n & 1)
+        return Text(f"holding lock {held}", style="yellow")
+    return Text("idle" if activity is Activity.IDLE else "running", style="dim" if activity is Activity.IDLE else "")
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "K", "M", "G"):
+        if count < 1024:
+            return f"{count}{unit}"
+        count //= 1024
+    return f"{count}T"
+
+
+def _sync_rows(table: DataTable, rows: Iterable[tuple[str, tuple[object, ...]]]) -> None:
+    """Add, update and remove rows by key, keeping the cursor where it was."""
+    wanted: dict[str, tuple[object, ...]] = dict(rows)
+    keys = [column.key for column in table.columns.values()]
+    for row_key in list(table.rows):
+        if row_key.value not in wanted:
+            table.remove_row(row_key)
+    for key, cells in wanted.items():
+        if key in table.rows:
+            for column, value in zip(keys, cells, strict=True):
+                table.update_cell(key, column, value)
+        else:
+            table.add_row(*cells, key=key)
+
+
+class MuleTable(DataTable):
+    """One row per mule slot."""
+
+    COLUMNS = ("mule", "pid", "mode", "state", "activity", "in", "out", "queue", "sig", "pend", "resp", "last exit", "cpu", "rss")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+        self._cpu: dict[int, tuple[float, float]] = {}
+
+    def selected_mule(self) -> int | None:
+        if not self.row_count:
+            return None
+        return int(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value or 0)
+
+    def paint(self, snapshot: StackSnapshot) -> None:
+        now = time.monotonic()
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        for mule in snapshot.mules:
+            state = Text(mule.state.value, style=STATE_STYLE[mule.state])
+            if mule.state is MuleState.BACKOFF and mule.retry_at:
+                state.append(f" {max(0.0, mule.retry_at - now):.0f}s")
+            rows.append(
+                (
+                    str(mule.mule_id),
+                    (
+                        Text(str(mule.mule_id), style=f"bold {source_colour(mule.mule_id)}"),
+                        mule.pid or "",
+                        mule.mode,
+                        state,
+                        activity_text(mule),
+                        mule.msgs_in,
+                        mule.msgs_out,
+                        _size(mule.queue_bytes) if mule.queue_bytes else "",
+                        mule.signals_handled,
+                        Text(str(mule.signals_pending), style="bold red") if mule.signals_pending else "",
+                        mule.respawns or "",
+                        mule.last_exit,
+                        self._cpu_percent(mule, now),
+                        _size(mule.rss_bytes) if mule.rss_bytes else "",
+                    ),
+                )
+            )
+        _sync_rows(self, rows)
+
+    def _cpu_percent(self, mule: MuleView, now: float) -> str:
+        previous = self._cpu.get(mule.pid)
+        self._cpu[mule.pid] = (now, mule.cpu_seconds)
+        if previous is None or not mule.pid or now <= previous[0]:
+            return ""
+        return f"{100 * (mule.cpu_seconds - previous[1]) / (now - previous[0]):.0f}%"
+
+
+class MessageTable(DataTable):
+    COLUMNS = ("time", "what", "who", "where", "bytes", "message", "fate")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+        self._seen = 0
+
+    def paint(self, model: ConsoleModel) -> None:
+        fresh_count = model.messages_added - self._seen
+        if not fresh_count:
+            return
+        self._seen = model.messages_added
+        records = list(model.messages)
+        if fresh_count >= len(records) or self.row_count + fresh_count > len(records):
+            self.clear()
+            fresh = records
+        else:
+            fresh = records[-fresh_count:]
+        for record in fresh:
+            style = {"sent": "green", "received": "cyan", "dropped": "bold red"}[record.kind]
+            self.add_row(
+                time.strftime("%H:%M:%S", time.localtime(record.wall)),
+                Text(record.kind, style=style),
+                record.who,
+                record.where,
+                record.size,
+                Text(record.preview),
+                Text(record.fate, style=style),
+            )
+        self.move_cursor(row=self.row_count - 1)
+
+
+class SignalTable(DataTable):
+    COLUMNS = ("signal", "target", "handler", "raised", "delivered", "handled", "failed", "dropped", "last run")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+
+    def selected_signal(self) -> int | None:
+        if not self.row_count:
+            return None
+        return int(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value or 0)
+
+    def paint(self, table: dict[int, SignalEntry]) -> None:
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        for signum in sorted(table):
+            entry = table[signum]
+            last = "" if entry.last_duration is None else f"{entry.last_duration * 1000:.2f} ms"
+            rows.append(
+                (
+                    str(signum),
+                    (
+                        signum,
+                        entry.target or "(any worker)",
+                        Text(entry.handler),
+                        entry.raised,
+                        entry.delivered,
+                        entry.handled,
+                        Text(str(entry.failed), style="bold red") if entry.failed else 0,
+                        Text(str(entry.dropped), style="bold red") if entry.dropped else 0,
+                        last,
+                    ),
+                )
+            )
+        _sync_rows(self, rows)
+
+
+class TimerTable(DataTable):
+    COLUMNS = ("kind", "#", "signal", "schedule", "next", "fires")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+
+    def paint(self, schedules: list[Schedule], monitors: list[FileMonitor], model: ConsoleModel) -> None:
+        now = time.monotonic()
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        for s in schedules:
+            flash = now - model.flashes.get((s.kind, s.index), -10.0) < FLASH_SECONDS
+            upcoming = "" if s.next_at is None else f"{max(0.0, s.next_at - now):.1f}s"
+            if s.kind == "rb_timer" and s.next_at is None:
+                upcoming = "done"
+            rows.append(
+                (
+                    f"{s.kind}{s.index}",
+                    (
+                        Text(s.kind, style="bold reverse green" if flash else ""),
+                        s.index,
+                        s.signum,
+                        s.spec,
+                        upcoming if s.kind != "cron" else "",
+                        s.fires,
+                    ),
+                )
+            )
+        for m in monitors:
+            flash = now - model.flashes.get(("file_monitor", m.index), -10.0) < FLASH_SECONDS
+            schedule = m.path if m.watching else f"{m.path} (does not exist: never fires)"
+            rows.append(
+                (
+                    f"file_monitor{m.index}",
+                    (
+                        Text("file monitor", style="bold reverse green" if flash else ""),
+                        m.index,
+                        m.signum,
+                        Text(schedule + ("  ← " + ", ".join(m.last_changes) if m.last_changes else "")),
+                        "",
+                        m.fires,
+                    ),
+                )
+            )
+        _sync_rows(self, rows)
+
+
+class LockFarmTable(DataTable):
+    COLUMNS = ("what", "holder / members", "waiting / queued")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+
+    def paint(self, snapshot: StackSnapshot) -> None:
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        for lock in snapshot.locks:
+            if lock.holder_pid:
+                holder = f"mule {lock.holder_mule}" if lock.holder_mule else f"pid {lock.holder_pid}"
+            else:
+                holder = "free"
+            waiting = ", ".join(f"mule {m}" for m in lock.waiters)
+            rows.append((f"lock{lock.lock}", (f"lock {lock.lock}", holder, waiting)))
+        for farm in snapshot.farms:
+            members = ", ".join(str(m) for m in farm.members)
+            queued = f"{_size(farm.queue_bytes)} messages, {farm.signals_pending} signals" if farm.queue_bytes or farm.signals_pending else ""
+            rows.append((f"farm{farm.index}", (f"farm {farm.name}", f"mules {members}", queued)))
+        _sync_rows(self, rows)
