@@ -60,6 +60,11 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         Binding("f", "follow", "Follow", show=False),
         Binding("t", "toggle_time", "Time", show=False),
         Binding("c", "clear_log", "Clear", show=False),
+        Binding("1", "tab('tab-log')", "Log", show=False),
+        Binding("2", "tab('tab-messages')", "Messages", show=False),
+        Binding("3", "tab('tab-signals')", "Signals", show=False),
+        Binding("4", "tab('tab-timers')", "Timers", show=False),
+        Binding("5", "tab('tab-locks')", "Locks", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -312,6 +317,9 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             return
         self.master.raise_signal(signum)
         self.notify(self.signal_preview(signum), title="raised", timeout=3)
+
+    def action_tab(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
 
     # -- help and quit ---------------------------------------------------------------------
 

@@ -1,0 +1,208 @@
+"""The console driven with Pilot on a real stack: mules, log, messages, signals, timers, quit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import wait_gone
+
+from muletui.config.builder import build
+from muletui.config.options import parse_argv
+from muletui.console.app import MuleConsole
+from muletui.console.widgets.log_view import LogView
+from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable
+from muletui.engine import events
+from muletui.engine.lifecycle import MuleState
+
+APP = """
+import uwsgi
+def on17(signum):
+    print("handled signal", signum, "on mule", uwsgi.mule_id(), flush=True)
+uwsgi.register_signal(17, "mule2", on17)
+uwsgi.register_signal(18, "mule2", lambda n: print("tick", flush=True))
+uwsgi.add_timer(18, 1)
+uwsgi.register_signal(19, "mule2", lambda n: print("fs", flush=True))
+uwsgi.add_file_monitor(19, WATCHED)
+"""
+
+ECHO = """
+import uwsgi
+while True:
+    print("echo got", uwsgi.mule_get_msg(), flush=True)
+"""
+
+
+async def until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+def console(tmp_path: Path):
+    """``console(*argv)`` builds the app in ``tmp_path``; every process it ran must be gone after."""
+    apps: list[MuleConsole] = []
+    pids: list[int] = []
+
+    def _make(*argv: str) -> MuleConsole:
+        plan = build(parse_argv(list(argv)))
+        plan.stack.chdir = str(tmp_path)
+        app = MuleConsole(plan)
+        app.bus.add_sink(lambda e: pids.append(e.pid) if isinstance(e, events.MuleSpawned) else None)
+        apps.append(app)
+        return app
+
+    yield _make
+    assert wait_gone(pids) == [], "a mule outlived the console"
+
+
+def files(tmp_path: Path) -> tuple[str, str, Path]:
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (tmp_path / "app.py").write_text(APP.replace("WATCHED", repr(str(watched))))
+    (tmp_path / "echo.py").write_text(ECHO)
+    return str(tmp_path / "app.py"), str(tmp_path / "echo.py"), watched
+
+
+def log_texts(app: MuleConsole) -> list[str]:
+    return [line.text for line in app.model.log.all]
+
+
+async def test_messages_signals_timers_and_file_monitors(console, tmp_path):
+    app_py, echo, watched = files(tmp_path)
+    app = console(f"--wsgi-file={app_py}", f"--mule={echo}", "--mule")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.model.snapshot and all(m.pid for m in app.model.snapshot.mules), what="mules")
+        table = app.query_one(MuleTable)
+        assert table.row_count == 2 and table.selected_mule() == 1
+        # send a message from the composer
+        await pilot.press("m")
+        await pilot.press(*"hello")
+        await pilot.press("enter")
+        await until(pilot, lambda: "echo got b'hello'" in log_texts(app), what="the echo")
+        assert "5 bytes → mule 1: queued" in str(app.query_one("#msg-result").render())
+        await until(pilot, lambda: any(r.kind == "received" for r in app.model.messages), what="history")
+        # raise a signal by number, with its preview
+        table.focus()
+        await pilot.press("g")
+        await pilot.press("1", "7")
+        assert "signal 17 → mule2 (on17)" in str(app.query_one("#sig-preview").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: "handled signal 17 on mule 2" in log_texts(app), what="the handler")
+        await until(pilot, lambda: app.query_one(SignalTable).row_count == 3, what="the signal table")
+        # the timer and the file monitor
+        table.focus()
+        await pilot.press("4")
+        assert app.query_one("#tabs").active == "tab-timers"
+        await until(pilot, lambda: "tick" in log_texts(app), what="the timer")
+        (watched / "new").write_text("x")
+        await until(pilot, lambda: "fs" in log_texts(app), what="the file monitor")
+        await pilot.pause(0.2)
+        timers = app.query_one(TimerTable)
+        assert timers.row_count == 2
+        assert int(timers.get_cell("file_monitor1", "fires")) >= 1
+
+
+async def test_restart_kill_and_states(console, tmp_path):
+    _app_py, echo, _watched = files(tmp_path)
+    app = console(f"--mule={echo}", "--mule")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.model.snapshot and all(m.pid for m in app.model.snapshot.mules), what="mules")
+        first = app.master.mules[1].pid
+        await pilot.press("k")
+        await until(pilot, lambda: app.master.mules[1].pid not in (0, first), what="respawn after kill")
+        assert any("OOOPS mule 1" in text for text in log_texts(app))
+        second = app.master.mules[1].pid
+        await pilot.press("s")
+        await until(pilot, lambda: app.master.mules[1].state is MuleState.EXITED, what="EXITED")
+        await pilot.pause(0.4)
+        assert "EXITED" in str(app.query_one(MuleTable).get_cell("1", "state"))
+        await pilot.press("r")
+        await until(pilot, lambda: app.master.mules[1].pid not in (0, second), what="restart")
+        await until(pilot, lambda: "RUNNING" in str(app.query_one(MuleTable).get_cell("1", "state")), what="row")
+
+
+async def test_log_filter_source_and_follow(console, tmp_path):
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text("import time\nfor i in range(400):\n    print('line', i, 'even' if i % 2 == 0 else 'odd', flush=True)\ntime.sleep(60)\n")
+    app = console(f"--mule={chatty}", "--mule")
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(LogView)
+        await until(pilot, lambda: "line 399 odd" in log.texts(), what="all lines")
+        await pilot.press("slash")
+        await pilot.press(*"even", "enter")
+        await pilot.pause(0.2)
+        assert log.line_count == 200 and all("even" in text for text in log.texts())
+        assert "filter: 'even'" in log.border_subtitle
+        await pilot.press("slash")
+        await pilot.press("ctrl+a", "ctrl+k", "enter")  # empty filter
+        await pilot.pause(0.2)
+        assert log.line_count > 400
+        # only mule 1, then scroll up: follow pauses and counts new lines
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert log.source == 1 and log.line_count == 400
+        log.focus()
+        log.scroll_to(y=0, animate=False)
+        await pilot.pause(0.2)
+        assert not log.follow
+        app.model.log.add([app.model.log.all[-1]] * 3)  # stand-in for new output of mule 1
+        await pilot.pause(0.3)
+        assert "+3 new lines" in log.border_subtitle
+        await pilot.press("end")
+        await pilot.pause(0.2)
+        assert log.follow
+
+
+async def test_quitting_stops_the_stack_and_reports_what_was_left(console, tmp_path):
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text("import time\ntime.sleep(60)\n")
+    app = console(f"--mule={deaf}")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
+        root = app.master.root_pid
+        for _ in range(3):
+            app.master.send_message(b"never read", 1)
+        app.query_one(MuleTable).focus()
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    assert app.return_value == {"mule 1": (3, 30)}
+    assert wait_gone([root]) == []
+
+
+async def test_hint_for_signals_piling_up(console, tmp_path):
+    _app_py, echo, _watched = files(tmp_path)
+    app_py = tmp_path / "sig.py"
+    app_py.write_text("import uwsgi\nuwsgi.register_signal(30, 'mule1', print)\n")
+    app = console(f"--wsgi-file={app_py}", f"--mule={echo}")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.model.snapshot and app.model.snapshot.mules[0].activity.name == "WAITING_MESSAGE", what="waiting")
+        for _ in range(3):
+            app.master.raise_signal(30)
+        await until(pilot, lambda: "deaf:1" in app.model.hints, what="the hint")
+        assert "signals=True" in str(app.query_one("#hint").render())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_every_tab_and_help_render_at_small_and_large_sizes(console, tmp_path, size):
+    _app_py, echo, _watched = files(tmp_path)
+    app = console(f"--mule={echo}", "--mules", "3", "--farm", "f:2,3", "--locks", "1")
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.model.snapshot is not None, what="a snapshot")
+        for tab in ("tab-messages", "tab-signals", "tab-timers", "tab-locks", "tab-log"):
+            app.query_one("#tabs").active = tab
+            await pilot.pause(0.15)
+        await pilot.resize_terminal(size[0] // 2 + 20, size[1])
+        await pilot.pause(0.1)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen.__class__.__name__ != "HelpScreen"
