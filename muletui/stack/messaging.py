@@ -12,6 +12,7 @@ import errno
 import os
 import select
 import time
+from collections.abc import Callable
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
@@ -19,6 +20,11 @@ from muletui.stack import signals
 from muletui.stack.context import Context, log, warn
 
 RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer this size
+
+# Plain ints on the hot paths: an IntEnum member costs several times more to use as an index.
+_EVENTS = int(HeaderFlag.DETAIL_EVENTS)
+_RUNNING = int(Activity.RUNNING)
+_WAITING_MESSAGE = int(Activity.WAITING_MESSAGE)
 
 _mule_id = 0
 _slot = 0
@@ -33,13 +39,16 @@ _queue_bufsize = 0
 _words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
 _i_out = _i_in = _i_dropped = _i_activity = _i_activity_arg = 0
 _context: Context | None = None
+_message_sources: list[tuple[int, str]] = []  # own queue, shared queue
+_message_farm_sources: list[tuple[int, str]] = []  # ... and this mule's farm queues
+_pollers: dict[tuple[int, ...], tuple[Callable[..., list[tuple[int, int]]], bool]] = {}  # fds -> poll, takes signals
 
 
 def bind(context: Context) -> None:
     """Point this module at the queues and stats record of the calling process."""
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
-    global _i_activity_arg
+    global _i_activity_arg, _message_sources, _message_farm_sources
     global _context
     spec = context.spec
     _context = context
@@ -63,6 +72,9 @@ def bind(context: Context) -> None:
     _i_dropped = context.index(Field.MSGS_DROPPED)
     _i_activity = context.index(Field.ACTIVITY)
     _i_activity_arg = context.index(Field.ACTIVITY_ARG)
+    _message_sources = [(_own_recv_fd, "own"), (_shared_recv_fd, "shared")]
+    _message_farm_sources = _message_sources + _farm_recv_fds
+    _pollers.clear()
 
 
 def message_bytes(message: object, function: str) -> bytes:
@@ -98,7 +110,7 @@ _SHARED = object()
 
 def _send_failed(message: bytes, target: int | str, reason: str) -> bool:
     _words[_i_dropped] += 1
-    if _words[HeaderFlag.DETAIL_EVENTS]:
+    if _words[_EVENTS]:
         _report((reports.DROPPED, _slot, target, len(message), reason))
     return False
 
@@ -116,7 +128,7 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
         return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1
-    if _words[HeaderFlag.DETAIL_EVENTS]:
+    if _words[_EVENTS]:
         _report((reports.SENT, _slot, target, len(message), _preview(message)))
     return True
 
@@ -127,6 +139,15 @@ def mule_msg(message: str | bytes, mule: object = _SHARED, /) -> bool:
     Returns ``True`` once queued, ``False`` (with uWSGI's log line) when the queue is full or
     the message too large. Never blocks.
     """
+    if type(mule) is int and 0 < mule <= _mule_count and type(message) is bytes:
+        try:  # the common case, inlined: one write, one counter
+            os.write(_send_fds[mule], message)
+        except OSError:
+            return _write_queue(_send_fds[mule], message, mule)  # retried there, logged, counted
+        _words[_i_out] += 1
+        if _words[_EVENTS]:
+            _report((reports.SENT, _slot, mule, len(message), _preview(message)))
+        return True
     if type(message) is not bytes:
         message = message_bytes(message, "mule_msg")
     if not _mule_count:
@@ -167,7 +188,7 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return None
     _words[_i_out] += 1
-    if _words[HeaderFlag.DETAIL_EVENTS]:
+    if _words[_EVENTS]:
         _report((reports.SENT, _slot, farm, len(message), _preview(message)))
     return None
 
@@ -181,12 +202,12 @@ _SIGNAL = object()
 def received(data: bytes, queue: str, buffer_size: int) -> bytes:
     """Count a message this mule read, and report it if the master asks."""
     _words[_i_in] += 1
-    if _words[HeaderFlag.DETAIL_EVENTS]:
+    if _words[_EVENTS]:
         _report((reports.RECEIVED, _slot, queue, len(data), _preview(data), buffer_size))
     return data
 
 
-def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activity: Activity) -> object:
+def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activity: int) -> object:
     """Take one thing from the first ready source, in priority order.
 
     A message returns its bytes; a signal byte (source name ``"signal"``) runs the signal's
@@ -194,16 +215,21 @@ def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activi
     return ``_TIMEOUT``. Several threads may wait on the same sources: the kernel hands each
     datagram or byte to one reader, the others see ``EAGAIN`` and wait again.
     """
-    poller = select.poll()
-    for fd, _name in sources:
-        poller.register(fd, select.POLLIN)
+    fds = tuple(fd for fd, _name in sources)
+    cached = _pollers.get(fds)
+    if cached is None:
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        cached = _pollers[fds] = (poller.poll, any(name == "signal" for _fd, name in sources))
+    poll, listening = cached
     deadline = None if timeout < 0 else time.monotonic() + timeout
-    _words[_i_activity_arg] = any(name == "signal" for _fd, name in sources)  # listening for signals?
+    _words[_i_activity_arg] = listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity
     try:
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
-            ready = {fd for fd, _event in poller.poll(remaining)}
+            ready = {fd for fd, _event in poll(remaining)}
             if not ready:
                 return _TIMEOUT
             for fd, name in sources:
@@ -223,7 +249,7 @@ def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activi
             if deadline is not None and time.monotonic() >= deadline:
                 return _TIMEOUT
     finally:
-        _words[_i_activity] = Activity.RUNNING
+        _words[_i_activity] = _RUNNING
 
 
 def mule_get_msg(
@@ -239,6 +265,21 @@ def mule_get_msg(
     are truncated to ``buffer_size``. ``signals`` is inverted as in uWSGI 2.0: only a false
     value makes the call also take signals, running the handler and returning ``None``.
     """
+    if (
+        not unknown
+        and timeout == -1
+        and type(timeout) is int
+        and type(buffer_size) is int
+        and buffer_size > 0
+        and signals is not None
+        and signals is not False
+        and _mule_id
+    ):  # the common call, inlined: read first, poll only when the queue is empty
+        try:
+            return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
+        except BlockingIOError:
+            sources = _message_sources if farms is None or farms is False else _message_farm_sources
+            return _wait(sources, buffer_size, -1, _WAITING_MESSAGE)  # type: ignore[return-value]
     if unknown:
         raise TypeError(f"'{next(iter(unknown))}' is an invalid keyword argument for mule_get_msg()")
     for value in (buffer_size, timeout):
@@ -251,7 +292,7 @@ def mule_get_msg(
             return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
         except BlockingIOError:
             pass
-    sources = [(_own_recv_fd, "own"), (_shared_recv_fd, "shared")]
+    sources = list(_message_sources)
     if signals is None or signals is False:
         sources += _signal_sources()
     if not (farms is None or farms is False):
