@@ -69,9 +69,14 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, plan: Plan, *, log_cap: int = 10_000) -> None:
+    def __init__(
+        self, plan: Plan, *, log_cap: int = 10_000, master: Master | None = None, clock: bool = True
+    ) -> None:
+        """``master``: an already built master on :attr:`bus` (tests pass a scripted one);
+        ``clock``: show the time in the header (snapshot tests turn it off)."""
         super().__init__()
         self.plan = plan
+        self._clock = clock
         self.model = ConsoleModel(log_cap=log_cap)
         self.bus = EventBus()
         self._recorders: list[EventsWriter | LogFileWriter] = []
@@ -81,7 +86,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self._recorders.append(LogFileWriter(plan.run.log_file))
         for recorder in self._recorders:
             self.bus.add_sink(recorder)
-        self.master = Master(plan.stack, self.bus, detail_events=True)
+        self.master = master or Master(plan.stack, self.bus, detail_events=True)
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
@@ -89,7 +94,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        yield Header(show_clock=self._clock)
         yield MuleTable(id="mules")
         with TabbedContent(id="tabs"):
             with TabPane("Log", id="tab-log"):

@@ -1,0 +1,89 @@
+"""A scripted stand-in for the master, for snapshot tests: fixed pids, counters and times.
+
+Real stacks have new pids and timestamps on every run, which a screen snapshot cannot hold;
+every other console test drives a real stack.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from muletui.engine import events
+from muletui.engine.bus import EventBus
+from muletui.engine.filemon import FileMonitor
+from muletui.engine.lifecycle import Mule, MuleState
+from muletui.engine.master import StackState
+from muletui.engine.signals import SignalEntry
+from muletui.engine.snapshot import FarmView, LockView, MuleView, StackSnapshot
+from muletui.engine.timers import Schedule
+from muletui.ipc.spec import MuleSpec
+from muletui.ipc.stats_block import Activity
+
+WALL = 1_795_000_000.0  # a fixed wall-clock time for every line
+
+
+def _mule(mule_id: int, mode: str, state: MuleState, activity: Activity, **extra: object) -> MuleView:
+    values: dict[str, object] = dict(
+        mule_id=mule_id, mode=mode, state=state, pid=4000 + mule_id if state is MuleState.RUNNING else 0,
+        respawns=0, last_exit="", retry_at=None, msgs_in=0, msgs_out=0, msgs_dropped=0, activity=activity,
+        activity_arg=0, signals_handled=0, queue_bytes=0, signals_pending=0, locks_held=0, cpu_seconds=0.0,
+        rss_bytes=12 << 20,
+    )
+    values.update(extra)
+    return MuleView(**values)  # type: ignore[arg-type]
+
+
+class ScriptedMaster:
+    """Enough of :class:`muletui.engine.master.Master` for the console to paint a busy stack."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self.state = StackState.NEW
+        self.root_pid = 4000
+        self.mules = {i: Mule(MuleSpec(i, p)) for i, p in ((1, "somaro.py"), (2, None), (3, "feeder.py"), (4, None))}
+        table = {
+            0: SignalEntry(0, "mule", "hello", raised=12, delivered=12, handled=12, last_duration=0.00012),
+            1: SignalEntry(1, "mules", "tmp_modified", raised=2, delivered=8, handled=6),
+            17: SignalEntry(17, "mule2", "i_am_mule2", raised=5, delivered=5, handled=4, failed=1),
+        }
+        timers = SimpleNamespace(schedules=[Schedule("timer", 1, 0, seconds=5, fires=12)])
+        monitors = SimpleNamespace(monitors=[FileMonitor(1, 1, "/tmp/muletui-demo", fires=2, last_changes=("added touched",))])
+        self.signals = SimpleNamespace(table=table, timers=timers, file_monitors=monitors)
+
+    async def start(self) -> None:
+        self.state = StackState.RUNNING
+        lines = [
+            (0, "sys", "spawned uWSGI mule 1 (pid: 4001)"),
+            (1, "out", "loop1: Waiting for messages... yawn."),
+            (1, "out", "b'ciuchino'"),
+            (2, "out", "Greetings! I am running in mule number two."),
+            (4, "out", "Hi! I am responding to signal 0, running on mule 4"),
+            (1, "err", "\x1b[31mred text from a mule\x1b[0m [not markup]"),
+            (3, "out", "This is a thread!"),
+        ]
+        for mule_id, stream, text in lines:
+            if stream == "sys":
+                self.bus.publish(events.MasterLog(text=text))
+            else:
+                line = events.OutputLine(t=0.0, wall=WALL, text=text)
+                self.bus.publish(events.OutputLines(mule_id=mule_id, stream=stream, lines=(line,)))
+        self.bus.publish(events.MessageSent(sender=3, target=1, size=16, preview="job 1 for mule 1"))
+        self.bus.publish(events.MessageReceived(mule_id=1, queue="own", size=16, preview="job 1 for mule 1", maybe_truncated=False))
+
+    def snapshot(self) -> StackSnapshot:
+        return StackSnapshot(
+            mules=(
+                _mule(1, "somaro.py", MuleState.RUNNING, Activity.WAITING_MESSAGE, msgs_in=7, signals_pending=2),
+                _mule(2, "signal", MuleState.RUNNING, Activity.HANDLING_SIGNAL, activity_arg=17, signals_handled=9),
+                _mule(3, "feeder.py", MuleState.BACKOFF, Activity.IDLE, respawns=5, last_exit="exit 1"),
+                _mule(4, "signal", MuleState.RUNNING, Activity.WAITING_LOCK, activity_arg=1, msgs_in=3),
+            ),
+            locks=(LockView(0, 0, None, ()), LockView(1, 4002, 2, (4,))),
+            farms=(FarmView("busy", 1, (2, 4), 0, 0),),
+            shared_queue_bytes=0,
+            shared_signals_pending=0,
+        )
+
+    async def stop(self) -> dict[str, tuple[int, int]]:
+        self.state = StackState.STOPPED
+        return {}

@@ -1,0 +1,45 @@
+"""Screen snapshots of the console at 80×24 and 160×48, on a scripted stack with frozen clocks.
+
+Regenerate only for an intended change (``pytest --snapshot-update``) and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from scripted_stack import WALL, ScriptedMaster
+
+from muletui.config.builder import build
+from muletui.config.options import parse_argv
+from muletui.console.app import MuleConsole
+
+
+def scripted_app() -> MuleConsole:
+    plan = build(parse_argv(["--mule=somaro.py", "--mule", "--mule=feeder.py", "--mule", "--farm", "busy:2,4"]))
+    app = MuleConsole(plan, clock=False)
+    app.master = ScriptedMaster(app.bus)  # type: ignore[assignment]
+    return app
+
+
+@pytest.fixture(autouse=True)
+def frozen_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: WALL)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.6)  # a few paints and one snapshot
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_main_screen(snap_compare, size):
+    assert snap_compare(scripted_app(), terminal_size=size, run_before=settle)
+
+
+def test_signals_tab(snap_compare):
+    async def open_signals(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3")
+        await pilot.pause(0.3)
+
+    assert snap_compare(scripted_app(), terminal_size=(100, 30), run_before=open_signals)
