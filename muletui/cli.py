@@ -9,7 +9,7 @@ from pathlib import Path
 from muletui import UWSGI_VERSION, __version__
 from muletui.config.builder import Plan, build
 from muletui.config.entry import ConfigError
-from muletui.config.options import GROUPS, OPTIONS, Arity, parse_argv
+from muletui.config.options import GROUPS, OPTIONS, Arity, lookup, parse_argv
 from muletui.headless import run_headless
 
 DEMO_DIR = Path(__file__).parent / "demo"
@@ -30,7 +30,7 @@ def help_text() -> str:
     lines = [
         f"usage: muletui [uWSGI options] [CONFIG_FILE]   (muletui {__version__}, uWSGI {UWSGI_VERSION} mules)",
         "",
-        "Runs a uWSGI mule stack without uWSGI. With no option: the built-in demo stack.",
+        "Runs a uWSGI mule stack without uWSGI, in a console (or --headless). With no stack option: the built-in demo.",
         "uWSGI options not listed here are accepted with a warning and ignored.",
     ]
     for group in GROUPS:
@@ -49,10 +49,11 @@ def help_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``muletui`` script; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    if not args:
-        args = demo_argv()
     try:
-        plan = build(parse_argv(args))
+        entries = parse_argv(args)
+        if all((option := lookup(entry.key)) is not None and option.own for entry in entries):
+            entries = parse_argv(demo_argv()) + entries  # only muletui's own options: the demo
+        plan = build(entries)
     except ConfigError as error:
         print(f"muletui: {error}", file=sys.stderr)
         return 1

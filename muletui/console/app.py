@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -121,11 +122,18 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         yield Static("", id="hint")
         yield Footer()
 
+    @property
+    def _main(self) -> Screen[object]:
+        """The console's own screen, also while a modal screen (help, palette) is on top."""
+        return self.screen_stack[0]
+
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        self._main.query_one("#filter", Input).display = False
         self.sub_title = "starting the stack…"
         self._run_stack()
-        self.set_interval(1 / PAINT_HZ, self._paint)
+        self._painter = self.set_interval(1 / PAINT_HZ, self._paint)
+        if self.plan.run.duration is not None:
+            self.set_timer(self.plan.run.duration, self.action_quit)
 
     # -- the stack -------------------------------------------------------------------------
 
@@ -159,24 +167,24 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self.model.observe(self.master.snapshot())
         snapshot = self.model.snapshot
         if snapshot is not None:
-            self.query_one(MuleTable).paint(snapshot)
-        active = self.query_one(TabbedContent).active
+            self._main.query_one(MuleTable).paint(snapshot)
+        active = self._main.query_one(TabbedContent).active
         if active == "tab-log":
-            self.query_one(LogView).sync()
+            self._main.query_one(LogView).sync()
         elif active == "tab-messages":
-            self.query_one(MessageTable).paint(self.model)
+            self._main.query_one(MessageTable).paint(self.model)
         elif active == "tab-signals" and self.master.signals is not None:
-            self.query_one(SignalTable).paint(self.master.signals.table)
+            self._main.query_one(SignalTable).paint(self.master.signals.table)
         elif active == "tab-timers" and self.master.signals is not None:
             signals = self.master.signals
-            self.query_one(TimerTable).paint(signals.timers.schedules, signals.file_monitors.monitors, self.model)
+            self._main.query_one(TimerTable).paint(signals.timers.schedules, signals.file_monitors.monitors, self.model)
         elif active == "tab-locks" and snapshot is not None:
-            self.query_one(LockFarmTable).paint(snapshot)
+            self._main.query_one(LockFarmTable).paint(snapshot)
         self._paint_hint()
 
     def _paint_hint(self) -> None:
         hint = self.model.latest_hint
-        bar = self.query_one("#hint", Static)
+        bar = self._main.query_one("#hint", Static)
         if self.model.failure:
             bar.update(Text(f"✖ {self.model.failure}", style="bold red"))
         elif hint is None:
@@ -188,7 +196,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- mule actions ----------------------------------------------------------------------
 
     def selected_mule(self) -> int | None:
-        return self.query_one(MuleTable).selected_mule()
+        return self._main.query_one(MuleTable).selected_mule()
 
     def _on_mule(self, verb: str, mule_id: int | None = None) -> None:
         mule_id = mule_id if mule_id is not None else self.selected_mule()
@@ -215,53 +223,53 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- log actions -----------------------------------------------------------------------
 
     def action_toggle_source(self) -> None:
-        log = self.query_one(LogView)
+        log = self._main.query_one(LogView)
         source = None if log.source is not None else self.selected_mule()
         log.show(source)
         log.border_title = "all mules" if source is None else f"mule {source} only"
 
     def action_filter_log(self) -> None:
-        self.query_one(TabbedContent).active = "tab-log"
-        box = self.query_one("#filter", Input)
+        self._main.query_one(TabbedContent).active = "tab-log"
+        box = self._main.query_one("#filter", Input)
         box.display = True
         box.focus()
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
-        log = self.query_one(LogView)
+        log = self._main.query_one(LogView)
         log.show(log.source, event.value)
         event.input.display = bool(event.value)
         log.focus()
 
     def action_follow(self) -> None:
-        self.query_one(LogView).action_follow()
+        self._main.query_one(LogView).action_follow()
 
     def action_toggle_time(self) -> None:
-        log = self.query_one(LogView)
+        log = self._main.query_one(LogView)
         log.show_time = not log.show_time
 
     def action_clear_log(self) -> None:
         self.model.log.clear()
-        self.query_one(LogView).show(self.query_one(LogView).source)
+        self._main.query_one(LogView).show(self._main.query_one(LogView).source)
 
     # -- messages --------------------------------------------------------------------------
 
     def action_compose_message(self, target: object | None = None) -> None:
-        self.query_one(TabbedContent).active = "tab-messages"
+        self._main.query_one(TabbedContent).active = "tab-messages"
         if target is not None:
-            self.query_one("#msg-target", Select).value = target
-        self.query_one("#msg-text", Input).focus()
+            self._main.query_one("#msg-target", Select).value = target
+        self._main.query_one("#msg-text", Input).focus()
 
     @on(Button.Pressed, "#msg-send")
     @on(Input.Submitted, "#msg-text")
     def _send(self) -> None:
-        text = self.query_one("#msg-text", Input).value
-        target = self.query_one("#msg-target", Select).value
-        result = self.query_one("#msg-result", Label)
+        text = self._main.query_one("#msg-text", Input).value
+        target = self._main.query_one("#msg-target", Select).value
+        result = self._main.query_one("#msg-result", Label)
         if self.master.state is not StackState.RUNNING:
             result.update(Text("the stack is not running", style="bold red"))
             return
-        if self.query_one("#msg-bytes", Checkbox).value:
+        if self._main.query_one("#msg-bytes", Checkbox).value:
             try:
                 data = codecs.escape_decode(text.encode("utf-8"))[0]
             except ValueError as error:
@@ -280,9 +288,9 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         if signum is not None:
             self._raise(signum)
             return
-        self.query_one(TabbedContent).active = "tab-signals"
-        selected = self.query_one(SignalTable).selected_signal()
-        box = self.query_one("#sig-number", Input)
+        self._main.query_one(TabbedContent).active = "tab-signals"
+        selected = self._main.query_one(SignalTable).selected_signal()
+        box = self._main.query_one("#sig-number", Input)
         if selected is not None and not box.value:
             box.value = str(selected)
         box.focus()
@@ -297,7 +305,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     @on(Input.Changed, "#sig-number")
     def _preview(self, event: Input.Changed) -> None:
-        label = self.query_one("#sig-preview", Label)
+        label = self._main.query_one("#sig-preview", Label)
         try:
             signum = int(event.value)
         except ValueError:
@@ -310,7 +318,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     @on(Input.Submitted, "#sig-number")
     def _raise_from_input(self) -> None:
         try:
-            signum = int(self.query_one("#sig-number", Input).value)
+            signum = int(self._main.query_one("#sig-number", Input).value)
         except ValueError:
             self.notify("type a signal number (0..255)", severity="warning")
             return
@@ -324,7 +332,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.notify(self.signal_preview(signum), title="raised", timeout=3)
 
     def action_tab(self, pane: str) -> None:
-        self.query_one(TabbedContent).active = pane
+        self._main.query_one(TabbedContent).active = pane
 
     # -- help and quit ---------------------------------------------------------------------
 
@@ -340,6 +348,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         if self._stopping:
             return self.model.stopped_report or {}
         self._stopping = True
+        self._painter.stop()  # the widgets may be going away from here on
         left = await self.master.stop()
         self.bus.close()
         for recorder in self._recorders:

@@ -63,8 +63,10 @@ HEADER_WORDS = len(HeaderFlag)
 class LockField(IntEnum):
     """Word offsets inside one lock record."""
 
-    HOLDER_PID = 0  # 0 when free, or after a foreign unlock() (uWSGI's bookkeeping quirk)
+    HOLDER_PID = 0  # uWSGI's bookkeeping: 0 when free, and after a foreign unlock() (its quirk)
     HOLDER_TID = 1
+    OWNER_PID = 2  # who really holds it: cleared only by the owner's unlock(), so a non-zero
+    OWNER_TID = 3  # owner when the next lock() succeeds means the owner died holding it
 
 
 LOCK_WORDS = len(LockField)

@@ -38,6 +38,11 @@ current: Context | None = None
 _stats: StatsBlock | None = None  # mapped once per process tree, inherited across fork
 
 
+def type_name(value: object) -> str:
+    """How CPython's argument parser names a wrong argument's type ("None" for ``None``)."""
+    return "None" if value is None else type(value).__name__
+
+
 def log(text: str) -> None:
     """Write one line to the uWSGI log (this process's stderr), bypassing ``sys.stderr``."""
     data = (text + "\n").encode("utf-8", "backslashreplace")

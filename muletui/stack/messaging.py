@@ -17,7 +17,7 @@ from collections.abc import Callable
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
 from muletui.stack import signals
-from muletui.stack.context import Context, log, warn
+from muletui.stack.context import Context, log, type_name, warn
 
 RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer this size
 
@@ -105,7 +105,7 @@ def _report(report: reports.Report) -> None:
 
 # -- sending -------------------------------------------------------------------------------
 
-_SHARED = object()
+_OMITTED = object()
 
 
 def _send_failed(message: bytes, target: int | str, reason: str) -> bool:
@@ -133,7 +133,7 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
     return True
 
 
-def mule_msg(message: str | bytes, mule: object = _SHARED, /) -> bool:
+def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
     """Queue ``message`` for mule ``mule`` (int), the shared queue (omitted or 0) or a farm (bytes).
 
     Returns ``True`` once queued, ``False`` (with uWSGI's log line) when the queue is full or
@@ -152,7 +152,7 @@ def mule_msg(message: str | bytes, mule: object = _SHARED, /) -> bool:
         message = message_bytes(message, "mule_msg")
     if not _mule_count:
         raise ValueError("no mule configured")
-    if mule is _SHARED:
+    if mule is _OMITTED:
         return _write_queue(_send_fds[0], message, 0)
     if isinstance(mule, int):
         target = int(mule)
@@ -176,7 +176,7 @@ def mule_msg(message: str | bytes, mule: object = _SHARED, /) -> bool:
 def farm_msg(farm: str, message: str | bytes, /) -> None:
     """Queue ``message`` for farm ``farm`` (a str); always ``None``, unknown farms are ignored."""
     if not isinstance(farm, str):
-        raise TypeError(f"farm_msg() argument 1 must be str, not {type(farm).__name__}")
+        raise TypeError(f"farm_msg() argument 1 must be str, not {type_name(farm)}")
     message = message_bytes(message, "farm_msg")
     fd = _farm_send_fds.get(farm)
     if fd is None:
@@ -335,13 +335,16 @@ def farm_get_msg() -> bytes | None:
     return _wait(_farm_recv_fds, RECEIVE_BUFFER, -1, Activity.WAITING_FARM)  # type: ignore[return-value]
 
 
-def in_farm(name: str | None = None, /) -> bool | None:
-    """``True`` if this mule is in farm ``name`` (any farm if omitted), else ``None``."""
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"in_farm() argument 1 must be str, not {type(name).__name__}")
+def in_farm(name: object = _OMITTED, /) -> bool | None:
+    """``True`` if this mule is in farm ``name`` (any farm if omitted), else ``None``.
+
+    ``in_farm(None)`` is a TypeError, as in uWSGI (so ``@farm()`` without a name fails).
+    """
+    if name is not _OMITTED and not isinstance(name, str):
+        raise TypeError(f"in_farm() argument 1 must be str, not {type_name(name)}")
     if not _mule_id or not _my_farms:
         return None
-    if name is None or name in _my_farms:
+    if name is _OMITTED or name in _my_farms:
         return True
     return None
 

@@ -65,7 +65,10 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
     try:
         hook = getattr(uwsgi, "post_fork_hook", None)
         if hook is not None:
-            hook()
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - uWSGI prints it and the mule goes on
+                traceback.print_exc()
         context = current_context()
         context.stats.words[context.index(Field.ACTIVITY)] = Activity.RUNNING
         if mule.mode == "script":

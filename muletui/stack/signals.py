@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
-from muletui.stack.context import Context, log
+from muletui.stack.context import Context, log, type_name
 
 TABLE_LIMIT = 64  # uWSGI's timers, rb timers, crons and file monitors: 64 entries each
 TABLE_LOCK_OFFSET = 1 << 20  # byte of the lock file guarding the table counters
@@ -87,7 +87,7 @@ def register_signal(num: object, target: str, handler: Callable[[int], object], 
     """Register ``handler`` for signal ``num`` (mod 256) delivered to ``target``; master side only."""
     signum = signal_number(num)
     if not isinstance(target, str):
-        raise TypeError(f"register_signal() argument 2 must be str, not {type(target).__name__}")
+        raise TypeError(f"register_signal() argument 2 must be str, not {type_name(target)}")
     assert _context is not None
     if _context.mule_id:
         log("only the master and the workers can register signal handlers")
@@ -132,7 +132,7 @@ def signal(num: object, node: object = None, /) -> None:
 def _remote_signal(signum: int, node: object) -> None:
     """uWSGI's remote signal: the 4-byte packet ``6e 00 00 NN`` over TCP, answer ``ff 00 00 ok``."""
     if not isinstance(node, str):
-        raise TypeError(f"signal() argument 2 must be str, not {type(node).__name__}")
+        raise TypeError(f"signal() argument 2 must be str, not {type_name(node)}")
     host, _, port = node.rpartition(":")
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3) as sock:
@@ -273,7 +273,7 @@ def add_file_monitor(num: object, path: str, /) -> None:
     """Raise ``num`` once per batch of changes to ``path`` (not recursive)."""
     signum = signal_number(num)
     if not isinstance(path, str):
-        raise TypeError(f"add_file_monitor() argument 2 must be str, not {type(path).__name__}")
+        raise TypeError(f"add_file_monitor() argument 2 must be str, not {type_name(path)}")
     if len(path) >= MAX_PATH:
         log("uwsgi_add_file_monitor: invalid filename length")
         raise ValueError("unable to add file monitor")

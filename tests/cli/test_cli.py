@@ -522,8 +522,8 @@ def test_events_record_a_message_sent_by_the_app_at_import(cli, stack_files, tmp
 # -- the demo -----------------------------------------------------------------------------------
 
 
-def test_no_argument_runs_the_demo(cli):
-    run = cli()
+def test_only_muletui_options_run_the_demo(cli):
+    run = cli("--headless")
     read_count(run, "spawned uWSGI mule", 4)
     cli.track_root(run)
     root = root_of(run)

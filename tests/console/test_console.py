@@ -11,6 +11,7 @@ from conftest import wait_gone
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
+from muletui.console.model import LogLine
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable
 from muletui.engine import events
@@ -150,7 +151,8 @@ async def test_log_filter_source_and_follow(console, tmp_path):
         log.scroll_to(y=0, animate=False)
         await pilot.pause(0.2)
         assert not log.follow
-        app.model.log.add([app.model.log.all[-1]] * 3)  # stand-in for new output of mule 1
+        new = LogLine(time.time(), 1, "out", "more from mule 1")
+        app.model.log.add([new] * 3)  # stand-in for new output of mule 1
         await pilot.pause(0.3)
         assert "+3 new lines" in log.border_subtitle
         await pilot.press("end")

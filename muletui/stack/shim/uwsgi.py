@@ -14,6 +14,7 @@ import socket
 from muletui import UWSGI_VERSION
 from muletui.ipc.spec import StackSpec
 from muletui.stack import context, locks, messaging, signals
+from muletui.stack.context import type_name
 from muletui.stack.locks import is_locked, lock, unlock
 from muletui.stack.messaging import farm_get_msg, farm_msg, in_farm, mule_get_msg, mule_msg, signal_wait
 from muletui.stack.signals import (
@@ -80,6 +81,6 @@ def i_am_the_spooler() -> None:
 def log(message: str, /) -> bool:
     """Write ``message`` and a newline to the uWSGI log; always ``True``."""
     if not isinstance(message, str):
-        raise TypeError(f"log() argument 1 must be str, not {type(message).__name__}")
+        raise TypeError(f"log() argument 1 must be str, not {type_name(message)}")
     context.log(message)
     return True

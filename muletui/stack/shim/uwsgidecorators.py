@@ -317,43 +317,47 @@ class erlang:  # noqa: N801
         return f
 
 
-def lock(f: Callable[..., Any]) -> Callable[..., Any]:
+class lock:  # noqa: N801
     """Run f holding lock 0; inside a spooler, return ``None`` without running it."""
 
-    def _lock(*args: Any, **kwargs: Any) -> Any:
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self.f = f
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if uwsgi.i_am_the_spooler():
             return None
         uwsgi.lock()
         try:
-            return f(*args, **kwargs)
+            return self.f(*args, **kwargs)
         finally:
             uwsgi.unlock()
 
-    return _lock
 
-
-def thread(f: Callable[..., Any]) -> Callable[..., Any]:
+class thread:  # noqa: N801
     """Calling f starts it in a daemon thread (positional arguments only) and returns f."""
 
-    def run_thread(*args: Any) -> Callable[..., Any]:
-        t = threading.Thread(target=f, args=args)
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self.f = f
+
+    def __call__(self, *args: Any) -> Callable[..., Any]:
+        t = threading.Thread(target=self.f, args=args)
         t.daemon = True
         t.start()
-        return f
-
-    return run_thread
+        return self.f
 
 
-def harakiri(seconds: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+class harakiri:  # noqa: N801
     """Run f under ``set_user_harakiri(seconds)`` (not reset if f raises)."""
 
-    def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            uwsgi.set_user_harakiri(seconds)
-            result = f(*args, **kwargs)
-            uwsgi.set_user_harakiri(0)
-            return result
+    def __init__(self, seconds: int) -> None:
+        self.s = seconds
 
-        return wrapper
+    def real_call(self, *args: Any, **kwargs: Any) -> Any:
+        uwsgi.set_user_harakiri(self.s)
+        result = self.f(*args, **kwargs)
+        uwsgi.set_user_harakiri(0)
+        return result
 
-    return decorator
+    def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        self.f = f
+        return self.real_call
