@@ -358,7 +358,7 @@ BAD_COMMAND_LINES = {
         "muletui: bad.yaml:3: lists and flow collections are not supported; "
         "uWSGI's yaml reader stops reading the section here",
     ),
-    "no mules": ([], "muletui: no mules configured: add --mule, --mule=FILE.py or --mules N"),
+    "no mules": (["--wsgi-file=app.py"], "muletui: no mules configured: add --mule, --mule=FILE.py or --mules N"),
 }
 
 
