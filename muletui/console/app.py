@@ -177,7 +177,9 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self._main.query_one(SignalTable).paint(self.master.signals.table)
         elif active == "tab-timers" and self.master.signals is not None:
             signals = self.master.signals
-            self._main.query_one(TimerTable).paint(signals.timers.schedules, signals.file_monitors.monitors, self.model)
+            self._main.query_one(TimerTable).paint(
+                signals.timers.schedules, signals.file_monitors.monitors, signals.table, self.model
+            )
         elif active == "tab-locks" and snapshot is not None:
             self._main.query_one(LockFarmTable).paint(snapshot)
         self._paint_hint()

@@ -205,15 +205,29 @@ class SignalTable(DataTable):
 
 
 class TimerTable(DataTable):
-    COLUMNS = ("kind", "#", "signal", "schedule", "next", "fires")
+    COLUMNS = ("kind", "#", "signal", "schedule", "next", "fires", "handler", "last run")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         for name in self.COLUMNS:
             self.add_column(name, key=name)
 
-    def paint(self, schedules: list[Schedule], monitors: list[FileMonitor], model: ConsoleModel) -> None:
+    def paint(
+        self,
+        schedules: list[Schedule],
+        monitors: list[FileMonitor],
+        table: dict[int, SignalEntry],
+        model: ConsoleModel,
+    ) -> None:
         now = time.monotonic()
+
+        def handler(signum: int) -> tuple[Text, str]:
+            entry = table.get(signum)
+            if entry is None:
+                return Text("(none: goes to a worker)", style="dim"), ""
+            last = "" if entry.last_duration is None else f"{entry.last_duration * 1000:.2f} ms"
+            return Text(entry.handler), last
+
         rows: list[tuple[str, tuple[object, ...]]] = []
         for s in schedules:
             flash = now - model.flashes.get((s.kind, s.index), -10.0) < FLASH_SECONDS
@@ -230,6 +244,7 @@ class TimerTable(DataTable):
                         s.spec,
                         upcoming if s.kind != "cron" else "",
                         s.fires,
+                        *handler(s.signum),
                     ),
                 )
             )
@@ -246,6 +261,7 @@ class TimerTable(DataTable):
                         Text(schedule + ("  ← " + ", ".join(m.last_changes) if m.last_changes else "")),
                         "",
                         m.fires,
+                        *handler(m.signum),
                     ),
                 )
             )
