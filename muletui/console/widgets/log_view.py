@@ -33,7 +33,7 @@ class LogView(ScrollView, can_focus=True):
     """Interleaved or single-mule tail with follow mode, filter and timestamps."""
 
     DEFAULT_CSS = """
-    LogView { background: $surface; }
+    LogView { background: $surface; overflow-x: hidden; }
     """
 
     follow: reactive[bool] = reactive(True)
@@ -75,8 +75,8 @@ class LogView(ScrollView, can_focus=True):
         else:
             self._lines = list(view)
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._lines))
-        if self.follow:
-            self.scroll_end(animate=False, immediate=True)
+        if self.follow:  # after the refresh: only then does max_scroll_y know the new size
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
         else:
             self.new_while_paused += fresh
         self._update_subtitle()
