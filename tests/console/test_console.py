@@ -200,6 +200,9 @@ async def test_every_tab_and_help_render_at_small_and_large_sizes(console, tmp_p
             await pilot.pause(0.15)
         await pilot.resize_terminal(size[0] // 2 + 20, size[1])
         await pilot.pause(0.1)
+        app.theme = "textual-light"
+        await pilot.pause(0.2)
+        assert app.current_theme.dark is False
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         assert app.screen.__class__.__name__ == "HelpScreen"
