@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
-from pathlib import Path
 
 from muletui import UWSGI_VERSION, __version__
 from muletui.config.builder import Plan, build
 from muletui.config.entry import ConfigError
 from muletui.config.options import GROUPS, OPTIONS, Arity, lookup, parse_argv
 from muletui.headless import run_headless
+from muletui.lessons import find, lessons
 
-DEMO_DIR = Path(__file__).parent / "demo"
+
+def demo_argv(name: str = "seed") -> list[str]:
+    """The options that start lesson ``name`` (the seed's example by default)."""
+    lesson = find(name)
+    assert lesson is not None, name
+    return ["--ini", str(lesson.ini)]
 
 
-def demo_argv() -> list[str]:
-    """The built-in demo stack: the seed's programmed mule, two signal-mode mules and a feeder."""
-    return [
-        f"--wsgi-file={DEMO_DIR / 'app.py'}",
-        f"--mule={DEMO_DIR / 'somaro.py'}",
-        "--mule",
-        f"--mule={DEMO_DIR / 'feeder.py'}",
-        "--mule",
-    ]
+def demo_command(args: list[str]) -> list[str] | int:
+    """``muletui demo`` lists the lessons (exit status); ``muletui demo NAME ...`` gives its argv."""
+    if not args or args[0].startswith("-"):
+        if not args:
+            width = max(len(lesson.name) for lesson in lessons())
+            for lesson in lessons():
+                print(f"{lesson.name:<{width}}  {lesson.title}")
+            return 0
+        return [*demo_argv(), *args]
+    lesson = find(args[0])
+    if lesson is None:
+        names = ", ".join(lesson.name for lesson in lessons())
+        print(f"muletui: no lesson {args[0]!r}: the lessons are {names} (muletui demo lists them)", file=sys.stderr)
+        return 1
+    return [*demo_argv(lesson.name), *args[1:]]
 
 
 def help_text() -> str:
@@ -49,6 +61,11 @@ def help_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``muletui`` script; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["demo"]:
+        lesson_args = demo_command(args[1:])
+        if isinstance(lesson_args, int):
+            return lesson_args
+        args = lesson_args
     try:
         entries = parse_argv(args)
         if all((option := lookup(entry.key)) is not None and option.own for entry in entries):
@@ -60,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if plan.run.show_help:
         print(help_text())
         return 0
+    if plan.run.serve is not None:
+        return serve(plan.run.serve, [a for a in args if a != "--serve" and not a.startswith("--serve=")])
     if plan.run.show_version:
         print(f"muletui {__version__} (uWSGI {UWSGI_VERSION} mule semantics)")
         return 0
@@ -82,4 +101,16 @@ def run_console(plan: Plan) -> int:
         return 1
     for name, (count, size) in (left or {}).items():
         print(f"muletui: left queued in {name}: {count} message(s), {size} bytes")
+    return 0
+
+
+def serve(where: str, args: list[str]) -> int:
+    """Serve the console to browsers with textual-serve: each page runs ``muletui ARGS``."""
+    from textual_serve.server import Server  # noqa: PLC0415 - only for --serve
+
+    host, _, port = (where or "127.0.0.1:8000").rpartition(":")
+    host = host or "127.0.0.1"
+    command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "muletui", *args))
+    print(f"muletui: serving the console at http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    Server(command, host=host, port=int(port), title="muletui").serve()
     return 0

@@ -24,6 +24,7 @@ class RunOptions:
     duration: float | None = None
     log_file: str | None = None
     events_file: str | None = None
+    serve: str | None = None  # --serve: "" for the default address, else HOST:PORT
     show_version: bool = False
     show_help: bool = False
 
@@ -120,6 +121,8 @@ def build(entries: list[ConfigEntry]) -> Plan:
             run.log_file = entry.value
         elif key == "events":
             run.events_file = entry.value
+        elif key == "serve":
+            run.serve = entry.value or ""
         elif key == "version":
             run.show_version = True
         elif key == "help":

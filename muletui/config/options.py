@@ -75,6 +75,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("duration", Arity.VALUE, "muletui", "stop the stack after S seconds", "S", own=True),
     Option("log-file", Arity.VALUE, "muletui", "append every captured line to PATH", "PATH", own=True),
     Option("events", Arity.VALUE, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
+    Option("serve", Arity.OPTIONAL, "muletui", "serve the console to browsers (default 127.0.0.1:8000)",
+           "[=HOST:PORT]", own=True),
     Option("version", Arity.FLAG, "muletui", "print the version and exit", own=True),
     Option("help", Arity.FLAG, "muletui", "show this help and exit", aliases=("h",), own=True),
 )

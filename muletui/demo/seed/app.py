@@ -47,3 +47,9 @@ uwsgi.mule_msg_hook = mule_msg_hook
 
 # Queued now, read by mule 1 as soon as it starts: queues outlive (and predate) mules.
 uwsgi.mule_msg("ciuchino", 1)
+
+
+def application(environ, start_response):
+    """A WSGI app, so the same file also runs under real uWSGI (which wants one)."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"the mules do the work\n"]

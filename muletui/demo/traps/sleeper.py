@@ -1,0 +1,6 @@
+"""Mule 4: never reads its queue."""
+
+import time
+
+while True:
+    time.sleep(60)
