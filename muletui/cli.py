@@ -30,12 +30,12 @@ def demo_command(args: list[str]) -> list[str] | int:
                 print(f"{lesson.name:<{width}}  {lesson.title}")
             return 0
         return [*demo_argv(), *args]
-    lesson = find(args[0])
-    if lesson is None:
+    chosen = find(args[0])
+    if chosen is None:
         names = ", ".join(lesson.name for lesson in lessons())
         print(f"muletui: no lesson {args[0]!r}: the lessons are {names} (muletui demo lists them)", file=sys.stderr)
         return 1
-    return [*demo_argv(lesson.name), *args[1:]]
+    return [*demo_argv(chosen.name), *args[1:]]
 
 
 def help_text() -> str:

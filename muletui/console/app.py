@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -162,6 +163,12 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- painting --------------------------------------------------------------------------
 
     def _paint(self) -> None:
+        try:
+            self._paint_widgets()
+        except NoMatches:  # the app is closing and its widgets are already gone
+            self._painter.stop()
+
+    def _paint_widgets(self) -> None:
         self._paints += 1
         if self.master.state is StackState.RUNNING and self._paints % SNAPSHOT_EVERY == 0:
             self.model.observe(self.master.snapshot())

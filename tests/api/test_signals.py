@@ -216,6 +216,7 @@ async def test_handler_exception_is_logged_and_the_mule_survives(stack, write):
     run.master.raise_signal(46)
     run.master.raise_signal(47)
     await run.line("^still alive")
+    await run.until(lambda: len(run.of(events.SignalHandled)) >= 2, what="two handled reports")
     assert "ValueError: handler exploded" in run.texts(1)
     assert "error managing signal 46 on mule 1" in run.texts(1)
     handled = [(e.signum, e.ok) for e in run.of(events.SignalHandled)]
