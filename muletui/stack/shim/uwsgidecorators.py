@@ -252,60 +252,66 @@ class signal:  # noqa: N801
         return f
 
 
-class timer:  # noqa: N801
+class _scheduled:  # noqa: N801
+    """What ``@timer``, ``@rbtimer``, ``@cron`` and ``@filemon`` share: a signal number (the
+    first free one unless ``signum=`` is given; computed even then, as uWSGI does), a target,
+    and a schedule added once the handler is registered."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.num = kwargs.get("signum", get_free_signal())
+        self.target = kwargs.get("target", "")
+
+    def _schedule(self) -> None:
+        raise NotImplementedError
+
+    def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
+        uwsgi.register_signal(self.num, self.target, f)
+        self._schedule()
+        return f
+
+
+class timer(_scheduled):  # noqa: N801
     """``@timer(secs, target='', signum=free)``: run f every ``secs`` seconds."""
 
     def __init__(self, secs: int, **kwargs: Any) -> None:
-        self.num = kwargs.get("signum", get_free_signal())
+        super().__init__(**kwargs)
         self.secs = secs
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
-        uwsgi.register_signal(self.num, self.target, f)
+    def _schedule(self) -> None:
         uwsgi.add_timer(self.num, self.secs)
-        return f
 
 
-class cron:  # noqa: N801
+class cron(_scheduled):  # noqa: N801
     """``@cron(minute, hour, day, month, weekday, target='', signum=free)``."""
 
     def __init__(self, minute: int, hour: int, day: int, month: int, dayweek: int, **kwargs: Any) -> None:
-        self.num = kwargs.get("signum", get_free_signal())
+        super().__init__(**kwargs)
         self.minute, self.hour, self.day, self.month, self.dayweek = minute, hour, day, month, dayweek
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
-        uwsgi.register_signal(self.num, self.target, f)
+    def _schedule(self) -> None:
         uwsgi.add_cron(self.num, self.minute, self.hour, self.day, self.month, self.dayweek)
-        return f
 
 
-class rbtimer:  # noqa: N801
+class rbtimer(_scheduled):  # noqa: N801
     """``@rbtimer(secs, target='', signum=free)``: an rb timer without an iteration limit."""
 
     def __init__(self, secs: int, **kwargs: Any) -> None:
-        self.num = kwargs.get("signum", get_free_signal())
+        super().__init__(**kwargs)
         self.secs = secs
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
-        uwsgi.register_signal(self.num, self.target, f)
+    def _schedule(self) -> None:
         uwsgi.add_rb_timer(self.num, self.secs)
-        return f
 
 
-class filemon:  # noqa: N801
+class filemon(_scheduled):  # noqa: N801
     """``@filemon(path, target='', signum=free)``: run f once per batch of changes to ``path``."""
 
     def __init__(self, fsobj: str, **kwargs: Any) -> None:
-        self.num = kwargs.get("signum", get_free_signal())
+        super().__init__(**kwargs)
         self.fsobj = fsobj
-        self.target = kwargs.get("target", "")
 
-    def __call__(self, f: Callable[[int], Any]) -> Callable[[int], Any]:
-        uwsgi.register_signal(self.num, self.target, f)
+    def _schedule(self) -> None:
         uwsgi.add_file_monitor(self.num, self.fsobj)
-        return f
 
 
 class erlang:  # noqa: N801
