@@ -35,7 +35,7 @@ def test_the_setup_command_ends_in_muletui_which_opens_the_console_on_the_demo(t
     controller, terminal = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
     console = subprocess.Popen(
-        [sys.executable, "-m", "muletui", "--duration", "4"],
+        [sys.executable, "-m", "muletui", "--duration", "6"],
         stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env, start_new_session=True,
     )
     os.close(terminal)
