@@ -33,11 +33,23 @@ _raise_bufsize = 0
 _signal_fds: list[int] = []  # sockets mule_get_msg(signals=False) and signal_wait poll
 _last_taken = 0
 _signal_received = 0
+# run_handler's stats words, resolved once per process (IntEnum lookups cost on a hot path)
+_words: memoryview = memoryview(bytearray(8)).cast("Q")
+_i_activity = _i_activity_arg = _i_harakiri_signal = _i_harakiri_at = _i_handled = 0
+_harakiri_ns = 0
+_HANDLING_SIGNAL = int(Activity.HANDLING_SIGNAL)
+_RUNNING = int(Activity.RUNNING)
 
 
 def bind(context: Context) -> None:
-    global _context, _raise_fd, _raise_bufsize, _signal_fds
+    global _context, _raise_fd, _raise_bufsize, _signal_fds, _words, _harakiri_ns
+    global _i_activity, _i_activity_arg, _i_harakiri_signal, _i_harakiri_at, _i_handled
     _context = context
+    _words = context.stats.words
+    _i_activity, _i_activity_arg = context.index(Field.ACTIVITY), context.index(Field.ACTIVITY_ARG)
+    _i_harakiri_signal, _i_harakiri_at = context.index(Field.HARAKIRI_SIGNAL), context.index(Field.HARAKIRI_AT)
+    _i_handled = context.index(Field.SIGNALS_HANDLED)
+    _harakiri_ns = context.spec.mule_harakiri * 1_000_000_000
     spec = context.spec
     _raise_fd = spec.raise_fd
     if not _raise_bufsize:
@@ -170,29 +182,28 @@ def _master_died() -> None:
 def run_handler(signum: int) -> None:
     """Run ``signum``'s handler here, under --mule-harakiri; report how it went."""
     assert _context is not None
-    words = _context.stats.words
+    words = _words
     entry = _handlers.get(signum)
     ok = entry is not None
     start = time.monotonic()
     if entry is not None:
-        words[_context.index(Field.ACTIVITY)] = Activity.HANDLING_SIGNAL
-        words[_context.index(Field.ACTIVITY_ARG)] = signum
-        harakiri = _context.spec.mule_harakiri
-        if harakiri:
-            words[_context.index(Field.HARAKIRI_SIGNAL)] = signum
-            words[_context.index(Field.HARAKIRI_AT)] = time.monotonic_ns() + harakiri * 1_000_000_000
+        words[_i_activity] = _HANDLING_SIGNAL
+        words[_i_activity_arg] = signum
+        if _harakiri_ns:
+            words[_i_harakiri_signal] = signum
+            words[_i_harakiri_at] = time.monotonic_ns() + _harakiri_ns
         try:
             entry[1](signum)
         except Exception:  # noqa: BLE001 - uWSGI prints the traceback and goes on
             traceback.print_exc()
             ok = False
         finally:
-            words[_context.index(Field.HARAKIRI_AT)] = 0
-            words[_context.index(Field.ACTIVITY)] = Activity.RUNNING
-        words[_context.index(Field.SIGNALS_HANDLED)] += 1
+            words[_i_harakiri_at] = 0
+            words[_i_activity] = _RUNNING
+        words[_i_handled] += 1
     if not ok:
         log(f"error managing signal {signum} on mule {_context.mule_id}")
-    _report((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
+    _context.reporter.send((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
 
 
 def note_signal_wait() -> None:
