@@ -185,10 +185,11 @@ def _config_file_entries(spec: str, kind: str | None, origin: str, depth: int) -
 
 
 def _expand(entry: ConfigEntry, depth: int) -> list[ConfigEntry]:
-    """An ``ini``/``xml``/``yaml``/``json`` entry becomes the entries of its file, others stay."""
+    """An ``ini``/``xml``/``yaml``/``json`` entry is followed by the entries of its file (it
+    stays itself too: uWSGI lists it in ``uwsgi.opt``); other entries stay as they are."""
     kind = _CONFIG_KINDS.get(entry.key)
     if kind is None:
         return [entry]
     if not entry.value:
         raise ConfigError(entry.origin, f"--{entry.key} needs a file name")
-    return _config_file_entries(entry.value, kind, entry.origin, depth)
+    return [entry, *_config_file_entries(entry.value, kind, entry.origin, depth)]

@@ -411,3 +411,15 @@ async def test_stats_block_counts_messages_and_shows_activity(stack, write):
     one, two = run.master.snapshot().mules
     assert (one.msgs_in, two.msgs_out, one.queue_bytes) == (5, 5, 0)
     assert one.pid and one.rss_bytes > 1_000_000 and one.mode == "echo.py" and two.mode == "sender.py"
+
+
+async def test_opt_from_an_ini_file_matches_uwsgi(stack, write):
+    # real uWSGI 2.0.30 on the same file: {'ini': b'c.ini', 'master': b'true', 'mule': b'', 'locks': b'2'}
+    write("app.py", "import uwsgi\nprint('OPT', sorted(uwsgi.opt.items()), flush=True)\n")
+    conf = write("c.ini", "[uwsgi]\nmaster = true\nwsgi-file = app.py\nmule = true\nmule =\nlocks = 2\n")
+    run = await stack("--ini", conf)
+    (line,) = await run.line("^OPT", mule_id=0)
+    assert line == (
+        f"OPT [('ini', {conf.encode()!r}), ('locks', b'2'), ('master', b'true'), ('mule', b''), "
+        "('wsgi-file', b'app.py')]"
+    )
