@@ -8,6 +8,7 @@ directly (same loop). Quitting stops the stack and reports what was left queued.
 from __future__ import annotations
 
 import codecs
+import gc
 from pathlib import Path
 
 from rich.text import Text
@@ -92,6 +93,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
+        self._hint_shown: Text | None = None
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         else:
             mules = len(self.master.mules)
             self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
+            gc.freeze()  # what exists now lives as long as the app: keep it out of full collections
         while batch := await self._subscription.batch():
             self.model.apply(batch)
 
@@ -192,15 +195,18 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._paint_hint()
 
     def _paint_hint(self) -> None:
+        """Update the hint line only when its text changes: an update re-lays the screen out."""
         hint = self.model.latest_hint
-        bar = self._main.query_one("#hint", Static)
         if self.model.failure:
-            bar.update(Text(f"✖ {self.model.failure}", style="bold red"))
+            text = Text(f"✖ {self.model.failure}", style="bold red")
         elif hint is None:
-            bar.update(Text("No trap spotted yet. Press ? for help, ctrl+p for commands.", style="dim"))
+            text = Text("No trap spotted yet. Press ? for help, ctrl+p for commands.", style="dim")
         else:
             times = f" (×{hint.count})" if hint.count > 1 else ""
-            bar.update(Text(f"⚠ {hint.text}{times}"))
+            text = Text(f"⚠ {hint.text}{times}")
+        if text != self._hint_shown:
+            self._hint_shown = text
+            self._main.query_one("#hint", Static).update(text)
 
     # -- mule actions ----------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ class Master:
         kind = report[0]
         if kind == reports.SENT:
             _k, slot, target, size, preview = report
-            self._publish(events.MessageSent(sender=slot, target=target, size=size, preview=preview))
+            self._publish(events.MessageSent(sender=slot, target=target, size=size, preview=reports.preview_text(preview)))
         elif kind == reports.DROPPED:
             _k, slot, target, size, reason = report
             self._publish(events.MessageDropped(sender=slot, target=target, size=size, reason=reason))
@@ -184,7 +184,11 @@ class Master:
             _k, slot, queue, size, preview, buffer_size = report
             self._publish(
                 events.MessageReceived(
-                    mule_id=slot, queue=queue, size=size, preview=preview, maybe_truncated=size == buffer_size
+                    mule_id=slot,
+                    queue=queue,
+                    size=size,
+                    preview=reports.preview_text(preview),
+                    maybe_truncated=size == buffer_size,
                 )
             )
         elif kind == reports.WARNING:
@@ -432,7 +436,7 @@ class Master:
             except OSError as error:
                 fate = "too large" if error.errno == errno.EMSGSIZE else str(error)
             else:
-                self._publish(events.MessageSent(sender=MASTER_SENDER, target=shown, size=len(data), preview=_preview(data)))
+                self._publish(events.MessageSent(sender=MASTER_SENDER, target=shown, size=len(data), preview=reports.preview_text(data)))
                 return "queued"
         self._publish(events.MessageDropped(sender=MASTER_SENDER, target=shown, size=len(data), reason=fate))
         return fate
@@ -536,6 +540,3 @@ class Master:
 def _status_text(code: int) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
 
-
-def _preview(data: bytes) -> str:
-    return repr(data[:64])[2:-1]

@@ -14,7 +14,8 @@ import struct
 from typing import Any, Final
 
 #: ("sent", slot, target, size, preview): a mule_msg was queued. ``target`` is a mule id
-#: (0 = shared queue) or a farm name.
+#: (0 = shared queue) or a farm name; ``preview`` is the first PREVIEW_BYTES bytes, raw (the
+#: master formats it: the sender's hot path does as little as it can).
 SENT: Final = "sent"
 #: ("dropped", slot, target, size, reason): mule_msg returned False.
 DROPPED: Final = "dropped"
@@ -43,6 +44,11 @@ PREVIEW_BYTES: Final = 64
 RAISE_FORMAT: Final = struct.Struct("<HB")
 
 Report = tuple[Any, ...]
+
+
+def preview_text(data: bytes) -> str:
+    """A message's first bytes as printable text (``repr`` without the quotes)."""
+    return repr(data[:PREVIEW_BYTES])[2:-1]
 
 
 def encode(report: Report) -> bytes:

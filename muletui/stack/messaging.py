@@ -25,6 +25,7 @@ RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer 
 _EVENTS = int(HeaderFlag.DETAIL_EVENTS)
 _RUNNING = int(Activity.RUNNING)
 _WAITING_MESSAGE = int(Activity.WAITING_MESSAGE)
+_PREVIEW = reports.PREVIEW_BYTES
 
 _mule_id = 0
 _slot = 0
@@ -94,13 +95,14 @@ def message_bytes(message: object, function: str) -> bytes:
     return view.tobytes()
 
 
-def _preview(data: bytes) -> str:
-    return repr(data[: reports.PREVIEW_BYTES])[2:-1]
-
-
 def _report(report: reports.Report) -> None:
+    """Send an admitted report (callers check the flag and :meth:`Reporter.admit` first)."""
     if _context is not None:
-        _context.reporter.send(report)
+        _context.reporter.send_always(report)
+
+
+def _admitted() -> bool:
+    return _context is not None and _context.reporter.admit()
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -110,7 +112,7 @@ _OMITTED = object()
 
 def _send_failed(message: bytes, target: int | str, reason: str) -> bool:
     _words[_i_dropped] += 1
-    if _words[_EVENTS]:
+    if _words[_EVENTS] and _admitted():
         _report((reports.DROPPED, _slot, target, len(message), reason))
     return False
 
@@ -128,8 +130,8 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
         return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1
-    if _words[_EVENTS]:
-        _report((reports.SENT, _slot, target, len(message), _preview(message)))
+    if _words[_EVENTS] and _admitted():
+        _report((reports.SENT, _slot, target, len(message), message[:_PREVIEW]))
     return True
 
 
@@ -145,8 +147,8 @@ def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
         except OSError:
             return _write_queue(_send_fds[mule], message, mule)  # retried there, logged, counted
         _words[_i_out] += 1
-        if _words[_EVENTS]:
-            _report((reports.SENT, _slot, mule, len(message), _preview(message)))
+        if _words[_EVENTS] and _admitted():
+            _report((reports.SENT, _slot, mule, len(message), message[:_PREVIEW]))
         return True
     if type(message) is not bytes:
         message = message_bytes(message, "mule_msg")
@@ -188,8 +190,8 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return None
     _words[_i_out] += 1
-    if _words[_EVENTS]:
-        _report((reports.SENT, _slot, farm, len(message), _preview(message)))
+    if _words[_EVENTS] and _admitted():
+        _report((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
     return None
 
 
@@ -202,8 +204,8 @@ _SIGNAL = object()
 def received(data: bytes, queue: str, buffer_size: int) -> bytes:
     """Count a message this mule read, and report it if the master asks."""
     _words[_i_in] += 1
-    if _words[_EVENTS]:
-        _report((reports.RECEIVED, _slot, queue, len(data), _preview(data), buffer_size))
+    if _words[_EVENTS] and _admitted():
+        _report((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size))
     return data
 
 

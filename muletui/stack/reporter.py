@@ -20,21 +20,27 @@ class Reporter:
         self._tokens = float(rate)
         self._last = time.monotonic()
 
-    def send(self, report: reports.Report) -> None:
+    def admit(self) -> bool:
+        """Take one report from the budget; ``False`` (and counted) when it is spent.
+
+        Hot paths call this before they build a report, so a refused one costs nothing more.
+        """
         now = time.monotonic()
         self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
         self._last = now
         if self._tokens < 1.0:
             self._words[self._dropped_index] += 1
-            return
+            return False
         self._tokens -= 1.0
-        try:
-            os.write(self._fd, reports.encode(report))
-        except OSError:
-            self._words[self._dropped_index] += 1
+        return True
+
+    def send(self, report: reports.Report) -> None:
+        """Send ``report`` if the budget allows."""
+        if self.admit():
+            self.send_always(report)
 
     def send_always(self, report: reports.Report) -> None:
-        """For rare reports (warnings): outside the budget, still never blocking."""
+        """Send outside the budget (admitted reports, rare ones like warnings), never blocking."""
         try:
             os.write(self._fd, reports.encode(report))
         except OSError:
