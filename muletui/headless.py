@@ -79,7 +79,7 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
     printer = Printer(out)
     for warning in plan.warnings:
         printer.notice(f"muletui warning: {warning}")
-    subscription = bus.subscribe()
+    subscription = bus.subscribe(kinds=(events.OutputLines, events.MasterLog, events.StackWarning))
     printing = asyncio.create_task(_print_forever(subscription, printer))
     master = Master(plan.stack, bus, detail_events=bool(plan.run.events_file))
     stop_requested = asyncio.Event()

@@ -1,5 +1,6 @@
-"""The few Linux calls muletui needs and Python 3.11's stdlib lacks: parent-death signals and
-timerfd (precise, drift-free periodic timers the event loop can wait on)."""
+"""The few Linux calls muletui needs and Python 3.11's stdlib lacks: parent-death signals,
+timerfd (precise, drift-free periodic timers the event loop can wait on) and inotify (file
+monitors with uWSGI's own mask)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,52 @@ class PeriodicTimer:
             return int.from_bytes(os.read(self.fd, 8), "little")
         except BlockingIOError:
             return 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+# uWSGI's file monitor mask (core/event.c): attributes, create, delete, modify, moves.
+_IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
+_IN_CREATE, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+UWSGI_FILE_MONITOR_MASK = (
+    _IN_ATTRIB | _IN_CREATE | _IN_DELETE | _IN_DELETE_SELF | _IN_MODIFY | _IN_MOVE_SELF | _IN_MOVED_FROM | _IN_MOVED_TO
+)
+_EVENT_NAMES = {
+    _IN_MODIFY: "modified", _IN_ATTRIB: "attrib", _IN_MOVED_FROM: "moved from", _IN_MOVED_TO: "moved to",
+    _IN_CREATE: "created", _IN_DELETE: "deleted", _IN_DELETE_SELF: "deleted self", _IN_MOVE_SELF: "moved self",
+}
+_EVENT_HEADER = 16  # struct inotify_event: int wd; uint32 mask, cookie, len; then the name
+
+
+class Inotify:
+    """One inotify instance watching one path, not recursively (as uWSGI's file monitors)."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        if _libc.inotify_add_watch(self.fd, os.fsencode(path), UWSGI_FILE_MONITOR_MASK) < 0:
+            errno = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(errno, os.strerror(errno), path)
+
+    def read_batch(self) -> list[str]:
+        """Everything pending, as ``"created name"`` strings; ``[]`` if nothing was."""
+        changes: list[str] = []
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return changes
+            offset = 0
+            while offset + _EVENT_HEADER <= len(data):
+                mask = int.from_bytes(data[offset + 4 : offset + 8], "little")
+                length = int.from_bytes(data[offset + 12 : offset + 16], "little")
+                name = data[offset + _EVENT_HEADER : offset + _EVENT_HEADER + length].rstrip(b"\0")
+                kinds = [text for bit, text in _EVENT_NAMES.items() if mask & bit]
+                changes.append(" ".join(kinds) + (f" {os.fsdecode(name)}" if name else ""))
+                offset += _EVENT_HEADER + length
 
     def close(self) -> None:
         os.close(self.fd)

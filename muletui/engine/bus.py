@@ -20,8 +20,9 @@ Sink = Callable[[Event], None]
 class Subscription:
     """A bounded FIFO of events for one consumer task."""
 
-    def __init__(self, bus: EventBus, capacity: int) -> None:
+    def __init__(self, bus: EventBus, capacity: int, kinds: tuple[type[Event], ...] | None) -> None:
         self._bus = bus
+        self.kinds = kinds  # None: every event
         self._queue: deque[Event] = deque()
         self._capacity = capacity
         self._wakeup = asyncio.Event()
@@ -63,8 +64,10 @@ class EventBus:
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 
-    def subscribe(self, capacity: int = 100_000) -> Subscription:
-        subscription = Subscription(self, capacity)
+    def subscribe(self, capacity: int = 100_000, kinds: tuple[type[Event], ...] | None = None) -> Subscription:
+        """A bounded queue of the events of ``kinds`` (all if ``None``): a consumer that needs few
+        kinds should say so, so the others never wake its task."""
+        subscription = Subscription(self, capacity, kinds)
         self._subscriptions.append(subscription)
         return subscription
 
@@ -76,7 +79,8 @@ class EventBus:
         for sink in self._sinks:
             sink(event)
         for subscription in self._subscriptions:
-            subscription._offer(event)
+            if subscription.kinds is None or isinstance(event, subscription.kinds):
+                subscription._offer(event)
 
     def close(self) -> None:
         """End every subscription (after the stack stopped)."""

@@ -43,8 +43,11 @@ class Route:
 
 def _atoi(text: str) -> int:
     """C's ``atoi``: the leading integer of ``text``, 0 if none (``"foo"`` → 0, ``"2x"`` → 2)."""
-    match = re.match(r"\s*([+-]?\d+)", text)
+    match = _LEADING_INT.match(text)
     return int(match.group(1)) if match else 0
+
+
+_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
 
 
 @dataclass
@@ -55,11 +58,22 @@ class SignalRouter:
     farms: list[FarmSpec]
     table: dict[int, SignalEntry] = field(default_factory=dict)
 
+    _routes: dict[tuple[int, str], Route] = field(default_factory=dict)
+
     def register(self, signum: int, target: str, handler: str) -> SignalEntry:
         entry = self.table[signum] = SignalEntry(signum, target, handler)
+        self._routes.clear()
         return entry
 
     def resolve(self, signum: int, target: str) -> Route:
+        """Where ``target`` leads (cached: targets and sockets never change while running)."""
+        key = (signum, target)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._routes[key] = self._resolve(signum, target)
+        return route
+
+    def _resolve(self, signum: int, target: str) -> Route:
         if target in ("", "worker", "worker0", "workers", "active-workers"):
             return self._to_workers(signum, "workers pool")
         if target.startswith("worker"):

@@ -38,6 +38,7 @@ _words: memoryview = memoryview(bytearray(8)).cast("Q")
 _i_activity = _i_activity_arg = _i_harakiri_signal = _i_harakiri_at = _i_handled = 0
 _harakiri_ns = 0
 _HANDLING_SIGNAL = int(Activity.HANDLING_SIGNAL)
+_DETAIL_EVENTS = int(HeaderFlag.DETAIL_EVENTS)
 _RUNNING = int(Activity.RUNNING)
 
 
@@ -203,7 +204,8 @@ def run_handler(signum: int) -> None:
         words[_i_handled] += 1
     if not ok:
         log(f"error managing signal {signum} on mule {_context.mule_id}")
-    _context.reporter.send((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
+    if words[_DETAIL_EVENTS] and _context.reporter.admit():  # per-signal reports only on demand
+        _context.reporter.send_always((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
 
 
 def note_signal_wait() -> None:

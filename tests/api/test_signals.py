@@ -211,7 +211,7 @@ async def test_handler_exception_is_logged_and_the_mule_survives(stack, write):
         uwsgi.register_signal(47, 'mule1', lambda n: print('still alive', flush=True))
         """,
     )
-    run = await stack(f"--wsgi-file={app}", "--mule")
+    run = await stack(f"--wsgi-file={app}", "--mule", detail_events=True)
     await run.until(lambda: run.master.mules[1].pid, what="mule 1")
     run.master.raise_signal(46)
     run.master.raise_signal(47)
@@ -221,6 +221,7 @@ async def test_handler_exception_is_logged_and_the_mule_survives(stack, write):
     assert "error managing signal 46 on mule 1" in run.texts(1)
     handled = [(e.signum, e.ok) for e in run.of(events.SignalHandled)]
     assert handled[:2] == [(46, False), (47, True)]
+    assert (run.master.signals.table[46].failed, run.master.signals.table[47].handled) == (1, 1)
     assert len(run.of(events.MuleSpawned)) == 1
 
 
