@@ -62,6 +62,9 @@ class SignalService:
             _k, _slot, signum, target, handler = report
             self.router.register(signum, target, handler)
             self._publish(events.SignalRegistered(signum=signum, target=target, handler=handler))
+        elif kind == reports.ROUTED:
+            _k, slot, signum, delivered, dropped = report
+            self._routed_elsewhere(signum, source_name(slot), delivered, dropped)
         elif kind == reports.HANDLED:
             _k, slot, signum, duration, ok = report
             entry = self.table.get(signum)
@@ -170,6 +173,20 @@ class SignalService:
             entry.delivered += len(delivered)
         if delivered:
             self._publish(events.SignalRouted(signum=signum, target=target, destinations=tuple(delivered)))
+
+    def _routed_elsewhere(self, signum: int, source: str, delivered: tuple[str, ...], dropped: tuple[str, ...]) -> None:
+        """Account for a signal a stack process raised and routed itself."""
+        entry = self.table.get(signum)
+        target = entry.target if entry is not None else ""
+        self._publish(events.SignalRaised(signum=signum, source=source))
+        if entry is not None:
+            entry.raised += 1
+            entry.delivered += len(delivered)
+            entry.dropped += len(dropped)
+        for name in dropped:
+            self._publish(events.SignalDropped(signum=signum, target=target, destination=name, reason="queue full"))
+        if delivered:
+            self._publish(events.SignalRouted(signum=signum, target=target, destinations=delivered))
 
     def drain_raised(self) -> None:
         self._raised.drain(limit=1 << 30)

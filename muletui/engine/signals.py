@@ -8,11 +8,11 @@ no workers, so the worker targets and unregistered signals are reported as undel
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from muletui.engine.channels import Channels, Queue
 from muletui.ipc.spec import FarmSpec
+from muletui.ipc.targets import atoi as _atoi
 
 NO_WORKERS = "muletui runs no workers"
 
@@ -40,14 +40,6 @@ class Route:
     errors: tuple[str, ...] = ()
     reason: str = ""  # short, for events; empty when delivered
 
-
-def _atoi(text: str) -> int:
-    """C's ``atoi``: the leading integer of ``text``, 0 if none (``"foo"`` → 0, ``"2x"`` → 2)."""
-    match = _LEADING_INT.match(text)
-    return int(match.group(1)) if match else 0
-
-
-_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
 
 
 @dataclass

@@ -26,6 +26,9 @@ RECEIVED: Final = "received"
 WARNING: Final = "warning"
 #: ("registered", slot, signum, target, handler name): register_signal in the stack root.
 REGISTERED: Final = "registered"
+#: ("routed", slot, signum, delivered names, dropped names): a stack process routed a signal
+#: with a mule or farm target itself (see ``muletui.stack.signals.signal``).
+ROUTED: Final = "routed"
 #: ("handled", slot, signum, seconds, ok): a signal handler ran (or the signal had none: ok False).
 HANDLED: Final = "handled"
 #: ("add_timer" | "add_rb_timer", slot, signum, seconds, iterations): a timer to activate.

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
+from muletui.ipc.targets import atoi
 from muletui.stack.context import Context, log, type_name
 
 TABLE_LIMIT = 64  # uWSGI's timers, rb timers, crons and file monitors: 64 entries each
@@ -27,6 +28,7 @@ MAX_TARGET = 63
 MAX_PATH = 255
 
 _handlers: dict[int, tuple[str, Callable[[int], object]]] = {}
+_routes: dict[int, list[tuple[str, int]] | None] = {}  # signal -> sockets, cached per process
 _context: Context | None = None
 _raise_fd = -1
 _raise_bufsize = 0
@@ -111,6 +113,7 @@ def register_signal(num: object, target: str, handler: Callable[[int], object], 
         log("[uwsgi-signal] you cannot re-register a signal as the master !!!")
         raise ValueError("unable to register signal")
     _handlers[signum] = (target, handler)
+    _routes.pop(signum, None)
     shown = target or "default, any worker"
     log(f"[uwsgi-signal] signum {signum} registered (wid: 0 modifier1: 0 target: {shown})")
     name = getattr(handler, "__qualname__", None) or repr(handler)
@@ -125,13 +128,46 @@ def signal_registered(num: object, /) -> bool | None:
 # -- raising -------------------------------------------------------------------------------
 
 
+def _local_route(signum: int) -> list[tuple[str, int]] | None:
+    """Signal sockets for a registered mule or farm target, as ``(name, fd)``; ``None`` when only
+    the master can route it (unregistered, worker, spooler, invalid or unsupported targets)."""
+    if signum in _routes:
+        return _routes[signum]
+    assert _context is not None
+    spec = _context.spec
+    entry = _handlers.get(signum)
+    target = entry[0] if entry is not None else ""
+    route: list[tuple[str, int]] | None = None
+    if target == "mules":
+        route = [(f"mule {m.mule_id}", spec.mule_signals[m.mule_id].send) for m in spec.mules]
+    elif target.startswith("mule"):
+        mule_id = atoi(target[4:])
+        if mule_id == 0:
+            route = [("a mule", spec.shared_signal.send)]
+        elif mule_id in spec.mule_signals:
+            route = [(f"mule {mule_id}", spec.mule_signals[mule_id].send)]
+    elif target.startswith("farm"):
+        by_name = target.startswith("farm_")
+        farm = next((f for f in spec.farms if (f.name == target[5:] if by_name else f.index == atoi(target[4:]))), None)
+        if farm is not None:
+            route = [(f"farm 0 ({farm.name})", spec.farm_signals[farm.index].send)]
+    _routes[signum] = route
+    return route
+
+
 def signal(num: object, node: object = None, /) -> None:
-    """Raise ``num``: the master routes it. With ``node`` ("host:port"), send it to a uWSGI node."""
+    """Raise ``num``. A mule or farm target is routed here, by this process's copy of the table
+    (the master's, inherited at fork), saving a hop through the master; the master routes the
+    rest. With ``node`` ("host:port"), send it to a uWSGI node instead."""
     signum = signal_number(num)
     if node is not None:
         _remote_signal(signum, node)
         return None
     assert _context is not None
+    route = _local_route(signum)
+    if route is not None:
+        _deliver(signum, route)
+        return None
     try:
         os.write(_raise_fd, reports.RAISE_FORMAT.pack(_context.slot, signum))
     except BlockingIOError:
@@ -140,6 +176,28 @@ def signal(num: object, node: object = None, /) -> None:
             "(you can tune it with --signal-bufsize) ***"
         )
     return None
+
+
+def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
+    """Write the signal byte into each socket, with the master's lines when one is full."""
+    assert _context is not None
+    byte = bytes((signum,))
+    delivered: list[str] = []
+    dropped: list[str] = []
+    for name, fd in route:
+        try:
+            os.write(fd, byte)
+        except BlockingIOError:
+            log(
+                f"*** SIGNAL QUEUE IS FULL: buffer size {send_buffer_size(fd)} bytes "
+                "(you can tune it with --signal-bufsize) ***"
+            )
+            log(f"could not deliver signal {signum} to {name}")
+            dropped.append(name)
+        else:
+            delivered.append(name)
+    if _words[_DETAIL_EVENTS] and _context.reporter.admit():
+        _context.reporter.send_always((reports.ROUTED, _context.slot, signum, tuple(delivered), tuple(dropped)))
 
 
 def _remote_signal(signum: int, node: object) -> None:

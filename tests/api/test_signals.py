@@ -244,10 +244,13 @@ async def test_full_signal_socket_drops_with_uwsgis_lines(stack, write):
 async def test_signals_raised_inside_mules_reach_the_master(stack, write):
     app = write("app.py", "import uwsgi\nuwsgi.register_signal(20, 'mule2', lambda n: print('mule 2 got', n, flush=True))\n")
     raiser = write("raiser.py", "import time, uwsgi\nuwsgi.signal(20)\ntime.sleep(60)\n")
-    run = await stack(f"--wsgi-file={app}", f"--mule={raiser}", "--mule")
+    run = await stack(f"--wsgi-file={app}", f"--mule={raiser}", "--mule", detail_events=True)
     await run.line("^mule 2 got 20", mule_id=2)
+    await run.until(lambda: run.of(events.SignalRouted), what="the routed report")
     raised = run.of(events.SignalRaised)[0]
-    assert (raised.signum, raised.source) == (20, "mule 1")
+    assert (raised.signum, raised.source) == (20, "mule 1")  # mule 1 routed it itself
+    assert run.of(events.SignalRouted)[0].destinations == ("mule 2",)
+    assert (run.master.signals.table[20].raised, run.master.signals.table[20].delivered) == (1, 1)
 
 
 async def test_mule_harakiri_kills_a_slow_handler(stack, write):
