@@ -62,10 +62,12 @@ def wait_go():
         pass
 
 
-def send_all(payload, count, backoff):
-    """Send ``count`` messages; a full queue (False, one log line) is retried after ``backoff``."""
-    send, sleep, retries = uwsgi.mule_msg, time.sleep, 0
-    for _ in range(count):
+def send_all(size, count, backoff):
+    """Send ``count`` messages, each starting with its sequence number (8 bytes, little-endian);
+    a full queue (False, one log line) is retried after ``backoff``."""
+    send, sleep, retries, tail = uwsgi.mule_msg, time.sleep, 0, b"x" * (size - 8)
+    for seq in range(count):
+        payload = seq.to_bytes(8, "little") + tail
         while not send(payload, PEER):
             retries += 1
             sleep(backoff)
@@ -75,7 +77,7 @@ def send_all(payload, count, backoff):
 for label, size, count in plan["throughput"]:
     wait_go()
     started = time.monotonic()
-    retries = send_all(b"x" * size, count, plan["backoff"])
+    retries = send_all(size, count, plan["backoff"])
     print(f"BENCH sent {label} {size} {count} {started!r} {retries}", flush=True)
 
 wait_go()
@@ -106,11 +108,14 @@ get = uwsgi.mule_get_msg
 
 for label, size, count in plan["throughput"]:
     uwsgi.mule_msg(b"go", PEER)
-    total = 0
-    for _ in range(count):
-        total += len(get())
+    total = errors = 0
+    for seq in range(count):  # every accepted message arrives, in order: check its number
+        message = get()
+        total += len(message)
+        if message[:8] != seq.to_bytes(8, "little"):
+            errors += 1
     finished = time.monotonic()
-    print(f"BENCH received {label} {size} {count} {finished!r} {total}", flush=True)
+    print(f"BENCH received {label} {size} {count} {finished!r} {total} {errors}", flush=True)
 
 uwsgi.mule_msg(b"go", PEER)
 while (message := get()) != b"stop":
@@ -170,14 +175,17 @@ def measure_messages(engine: Engine, setup: Setup, results: MessageResults, run:
         log = stack.log
         log.wait(r"BENCH rtt ", 1, stack.running)
         sent = {m[1]: m for m in log.matches(r"BENCH sent (\S+) (\d+) (\d+) (\S+) (\d+)")}
-        received = {m[1]: m for m in log.matches(r"BENCH received (\S+) (\d+) (\d+) (\S+) (\d+)")}
+        received = {m[1]: m for m in log.matches(r"BENCH received (\S+) (\d+) (\d+) (\S+) (\d+) (\d+)")}
         rtt = log.matches(r"BENCH rtt (\d+) (\S+) (\S+)")[0]
     summary = []
     for label, size, count in plan.throughput:
         if label == "warm-up":
             continue
-        if int(received[label][5]) != size * count:
-            raise RuntimeError(f"{engine.name} {label}: received {received[label][5]} bytes")
+        if int(received[label][5]) != size * count or int(received[label][6]):
+            raise RuntimeError(
+                f"{engine.name} {label}: received {received[label][5]} bytes of {size * count}, "
+                f"{received[label][6]} messages out of sequence (lost, duplicated or reordered)"
+            )
         rate = count / (float(received[label][4]) - float(sent[label][4]))
         results.add(throughput_metric(label), engine.name, rate)
         results.full.setdefault(label, {}).setdefault(engine.name, []).append(int(sent[label][5]))

@@ -21,7 +21,7 @@ from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
 from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
 from muletui.engine.output import PipeReader
-from muletui.engine.reports import DatagramReader
+from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import RootCallbacks, RootProcess
 from muletui.engine.signalling import SignalService
 from muletui.engine.snapshot import StackSnapshot, take_snapshot
@@ -173,29 +173,9 @@ class Master:
         except (ValueError, EOFError, TypeError):
             self._warn("a stack process sent a malformed report")
             return
-        kind = report[0]
-        if kind == reports.SENT:
-            _k, slot, target, size, preview = report
-            self._publish(events.MessageSent(sender=slot, target=target, size=size, preview=reports.preview_text(preview)))
-        elif kind == reports.DROPPED:
-            _k, slot, target, size, reason = report
-            self._publish(events.MessageDropped(sender=slot, target=target, size=size, reason=reason))
-        elif kind == reports.RECEIVED:
-            _k, slot, queue, size, preview, buffer_size = report
-            self._publish(
-                events.MessageReceived(
-                    mule_id=slot,
-                    queue=queue,
-                    size=size,
-                    preview=reports.preview_text(preview),
-                    maybe_truncated=size == buffer_size,
-                )
-            )
-        elif kind == reports.WARNING:
-            self._warn(report[2], report[1])
-        elif kind == reports.LOCK:
-            _k, slot, lock, operation, thread = report
-            self._publish(events.LockOperation(lock=lock, mule_id=slot, operation=operation, thread=thread))
+        event = report_event(report)
+        if event is not None:
+            self._publish(event)
         elif self.signals is not None:
             self.signals.on_report(report)
 

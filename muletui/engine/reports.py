@@ -1,10 +1,14 @@
-"""Reading the datagram channels stack processes write to the master (reports, raised signals)."""
+"""Reading the datagram channels stack processes write to the master (reports, raised signals),
+and turning the reports that are plain news into events."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import Callable
+
+from muletui.engine import events
+from muletui.ipc import reports
 
 _BATCH = 512  # datagrams handled per wake-up, so a burst cannot starve the loop
 
@@ -28,3 +32,26 @@ class DatagramReader:
 
     def close(self) -> None:
         self._loop.remove_reader(self._sock.fileno())
+
+
+def report_event(report: reports.Report) -> events.Event | None:
+    """The event a message, lock or warning report stands for; ``None`` for the reports the
+    signal service acts on (registrations, timers, routed and handled signals)."""
+    kind = report[0]
+    if kind == reports.SENT:
+        _k, slot, target, size, preview = report
+        return events.MessageSent(sender=slot, target=target, size=size, preview=reports.preview_text(preview))
+    if kind == reports.DROPPED:
+        _k, slot, target, size, reason = report
+        return events.MessageDropped(sender=slot, target=target, size=size, reason=reason)
+    if kind == reports.RECEIVED:
+        _k, slot, queue, size, preview, buffer_size = report
+        return events.MessageReceived(
+            mule_id=slot, queue=queue, size=size, preview=reports.preview_text(preview), maybe_truncated=size == buffer_size
+        )
+    if kind == reports.WARNING:
+        return events.StackWarning(text=report[2], mule_id=report[1])
+    if kind == reports.LOCK:
+        _k, slot, lock, operation, thread = report
+        return events.LockOperation(lock=lock, mule_id=slot, operation=operation, thread=thread)
+    return None
