@@ -173,11 +173,12 @@ class Master:
         except (ValueError, EOFError, TypeError):
             self._warn("a stack process sent a malformed report")
             return
-        event = report_event(report)
-        if event is not None:
-            self._publish(event)
-        elif self.signals is not None:
-            self.signals.on_report(report)
+        for one in report[1:] if report[0] == reports.BATCH else (report,):
+            event = report_event(one)
+            if event is not None:
+                self._publish(event)
+            elif self.signals is not None:
+                self.signals.on_report(one)
 
     def raise_signal(self, signum: int, source: str = "console") -> None:
         """Raise a uWSGI signal from the master side, routed like any other."""

@@ -41,6 +41,9 @@ ADD_FILE_MONITOR: Final = "add_file_monitor"
 #: ("lock", slot, lock number, "wait" | "acquired" | "released", native thread id)
 LOCK: Final = "lock"
 
+#: ("batch", report, report, ...): reports a mule gathered and sent in one datagram.
+BATCH: Final = "batch"
+
 PREVIEW_BYTES: Final = 64
 
 #: The raise channel's datagram: (slot, signal number), one per ``uwsgi.signal()``.

@@ -62,7 +62,7 @@ def bind(spec: StackSpec, mule_id: int) -> Context:
     global current, _stats
     if _stats is None:
         _stats = StatsBlock(spec.stats_fd, len(spec.mules) + 1, spec.locks + 1)
-    reporter = Reporter(spec.report_fd, _stats, mule_id, spec.report_rate)
+    reporter = Reporter(spec.report_fd, _stats, mule_id, spec.report_rate, batching=mule_id > 0)
     current = Context(spec, mule_id, _stats, reporter)
     _stats.set(mule_id, Field.PID, os.getpid())
     return current

@@ -96,9 +96,9 @@ def message_bytes(message: object, function: str) -> bytes:
 
 
 def _report(report: reports.Report) -> None:
-    """Send an admitted report (callers check the flag and :meth:`Reporter.admit` first)."""
+    """Post an admitted report (callers check the flag and :meth:`Reporter.admit` first)."""
     if _context is not None:
-        _context.reporter.send_always(report)
+        _context.reporter.post(report)
 
 
 def _admitted() -> bool:
@@ -225,6 +225,8 @@ def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activi
             poller.register(fd, select.POLLIN)
         cached = _pollers[fds] = (poller.poll, any(name == "signal" for _fd, name in sources))
     poll, listening = cached
+    if _context is not None:
+        _context.reporter.flush()  # about to block: what this process posted goes now
     deadline = None if timeout < 0 else time.monotonic() + timeout
     _words[_i_activity_arg] = listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity

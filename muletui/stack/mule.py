@@ -28,7 +28,7 @@ STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM})
 
 
 def _end_me(signum: int, frame: FrameType | None) -> None:
-    _flush_std_streams()
+    _flush_std_streams()  # (posted reports are not flushed here: the flush takes a lock)
     os._exit(END_ME_STATUS)
 
 
@@ -83,6 +83,7 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
         traceback.print_exc()
         status = 1
     _flush_std_streams()
+    current_context().reporter.flush()
     os._exit(status)
 
 
@@ -139,6 +140,7 @@ def _signal_loop(uwsgi: ModuleType) -> None:
     activity = context.index(Field.ACTIVITY)
     while True:
         words[activity] = Activity.IDLE
+        context.reporter.flush()  # about to block: what this mule posted goes now
         for fd, _event in poller.poll(-1, 1):
             if fd in signal_fds:
                 signals.take(fd)

@@ -1,24 +1,42 @@
-"""Sends reports from a stack process to the master, within a rate budget, never blocking."""
+"""Sends reports from a stack process to the master, within a rate budget, never blocking.
+
+Per-message, per-lock and per-signal reports are *posted*: a mule gathers them and sends them
+as one datagram when it is about to block in the API (mule_get_msg, its signal loop), when 64
+are waiting, or from a small flusher thread 20 ms after the first. So a ping-pong costs the
+master one wake-up per hop instead of one per report. Registrations, timer requests and
+warnings are sent at once, after whatever was posted before them.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Field, StatsBlock
 
+_BATCH = 64
+_FLUSH_AFTER = 0.02
+
 
 class Reporter:
-    """Token bucket of ``rate`` reports per second (burst ``rate``); the rest are counted as dropped."""
+    """Token bucket of ``rate`` reports per second (burst ``rate``); the rest are counted as dropped.
 
-    def __init__(self, fd: int, stats: StatsBlock, slot: int, rate: int) -> None:
+    ``batching`` is off in the stack root: it must not start a thread before it forks.
+    """
+
+    def __init__(self, fd: int, stats: StatsBlock, slot: int, rate: int, batching: bool) -> None:
         self._fd = fd
         self._words = stats.words
         self._dropped_index = stats.offset(slot, Field.EVENTS_DROPPED)
         self._rate = float(rate)
         self._tokens = float(rate)
         self._last = time.monotonic()
+        self._batching = batching
+        self._pending: list[reports.Report] = []
+        self._lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     def admit(self) -> bool:
         """Take one report from the budget; ``False`` (and counted) when it is spent.
@@ -34,14 +52,46 @@ class Reporter:
         self._tokens -= 1.0
         return True
 
+    def post(self, report: reports.Report) -> None:
+        """Queue an admitted report for the next batch (or send it now, without batching)."""
+        if not self._batching:
+            self._write(reports.encode(report))
+            return
+        with self._lock:
+            self._pending.append(report)
+            full = len(self._pending) >= _BATCH
+        if full:
+            self.flush()
+        elif self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_forever, name="muletui-reports", daemon=True)
+            self._flusher.start()
+
     def send(self, report: reports.Report) -> None:
-        """Send ``report`` if the budget allows."""
+        """Post ``report`` if the budget allows."""
         if self.admit():
-            self.send_always(report)
+            self.post(report)
 
     def send_always(self, report: reports.Report) -> None:
-        """Send outside the budget (admitted reports, rare ones like warnings), never blocking."""
+        """Send now, outside the budget (rare reports: warnings, registrations, timer requests)."""
+        self.flush()
+        self._write(reports.encode(report))
+
+    def flush(self) -> None:
+        """Send what was posted, as one datagram."""
+        if not self._pending:
+            return
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._write(reports.encode((reports.BATCH, *batch)))
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(_FLUSH_AFTER)
+            self.flush()
+
+    def _write(self, data: bytes) -> None:
         try:
-            os.write(self._fd, reports.encode(report))
+            os.write(self._fd, data)
         except OSError:
             self._words[self._dropped_index] += 1

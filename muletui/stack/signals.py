@@ -197,7 +197,7 @@ def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
         else:
             delivered.append(name)
     if _words[_DETAIL_EVENTS] and _context.reporter.admit():
-        _context.reporter.send_always((reports.ROUTED, _context.slot, signum, tuple(delivered), tuple(dropped)))
+        _context.reporter.post((reports.ROUTED, _context.slot, signum, tuple(delivered), tuple(dropped)))
 
 
 def _remote_signal(signum: int, node: object) -> None:
@@ -263,7 +263,7 @@ def run_handler(signum: int) -> None:
     if not ok:
         log(f"error managing signal {signum} on mule {_context.mule_id}")
     if words[_DETAIL_EVENTS] and _context.reporter.admit():  # per-signal reports only on demand
-        _context.reporter.send_always((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
+        _context.reporter.post((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
 
 
 def note_signal_wait() -> None:
