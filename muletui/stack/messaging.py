@@ -225,8 +225,6 @@ def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activi
             poller.register(fd, select.POLLIN)
         cached = _pollers[fds] = (poller.poll, any(name == "signal" for _fd, name in sources))
     poll, listening = cached
-    if _context is not None:
-        _context.reporter.flush()  # about to block: what this process posted goes now
     deadline = None if timeout < 0 else time.monotonic() + timeout
     _words[_i_activity_arg] = listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity

@@ -28,7 +28,9 @@ STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM})
 
 
 def _end_me(signum: int, frame: FrameType | None) -> None:
-    _flush_std_streams()  # (posted reports are not flushed here: the flush takes a lock)
+    _flush_std_streams()
+    if stack_context.current is not None:
+        stack_context.current.reporter.flush(wait=False)
     os._exit(END_ME_STATUS)
 
 
@@ -140,7 +142,6 @@ def _signal_loop(uwsgi: ModuleType) -> None:
     activity = context.index(Field.ACTIVITY)
     while True:
         words[activity] = Activity.IDLE
-        context.reporter.flush()  # about to block: what this mule posted goes now
         for fd, _event in poller.poll(-1, 1):
             if fd in signal_fds:
                 signals.take(fd)

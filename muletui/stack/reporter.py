@@ -1,10 +1,10 @@
 """Sends reports from a stack process to the master, within a rate budget, never blocking.
 
-Per-message, per-lock and per-signal reports are *posted*: a mule gathers them and sends them
-as one datagram when it is about to block in the API (mule_get_msg, its signal loop), when 64
-are waiting, or from a small flusher thread 20 ms after the first. So a ping-pong costs the
-master one wake-up per hop instead of one per report. Registrations, timer requests and
-warnings are sent at once, after whatever was posted before them.
+Per-message, per-lock and per-signal reports are *posted*: a mule gathers them and a small
+flusher thread sends them as one datagram 20 ms after the first (or at once when 64 wait). So
+the master wakes up at most 50 times a second per busy mule, not once per message: the
+messages themselves never wait for it. Registrations, timer requests and warnings are sent at
+once, after whatever was posted before them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Reporter:
         self._batching = batching
         self._pending: list[reports.Report] = []
         self._lock = threading.Lock()
+        self._wanted = threading.Event()  # set while something waits for the flusher
         self._flusher: threading.Thread | None = None
 
     def admit(self) -> bool:
@@ -59,12 +60,14 @@ class Reporter:
             return
         with self._lock:
             self._pending.append(report)
-            full = len(self._pending) >= _BATCH
-        if full:
+            count = len(self._pending)
+        if count >= _BATCH:
             self.flush()
-        elif self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_forever, name="muletui-reports", daemon=True)
-            self._flusher.start()
+        elif count == 1:
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_forever, name="muletui-reports", daemon=True)
+                self._flusher.start()
+            self._wanted.set()
 
     def send(self, report: reports.Report) -> None:
         """Post ``report`` if the budget allows."""
@@ -76,18 +79,23 @@ class Reporter:
         self.flush()
         self._write(reports.encode(report))
 
-    def flush(self) -> None:
-        """Send what was posted, as one datagram."""
-        if not self._pending:
+    def flush(self, wait: bool = True) -> None:
+        """Send what was posted, as one datagram. ``wait=False`` (from a POSIX signal handler,
+        which may have interrupted :meth:`post` holding the lock) gives up instead of waiting."""
+        if not self._pending or not self._lock.acquire(blocking=wait):
             return
-        with self._lock:
+        try:
             batch, self._pending = self._pending, []
+        finally:
+            self._lock.release()
         if batch:
             self._write(reports.encode((reports.BATCH, *batch)))
 
     def _flush_forever(self) -> None:
         while True:
+            self._wanted.wait()  # idle mules cost nothing
             time.sleep(_FLUSH_AFTER)
+            self._wanted.clear()
             self.flush()
 
     def _write(self, data: bytes) -> None:
