@@ -7,6 +7,7 @@ The scripts in this directory import it by name (``python bench/X.py`` puts ``be
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -368,3 +370,24 @@ def alternating(engines: list[Engine], runs: int) -> Iterator[tuple[int, list[En
 def percentile(ordered: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile of an already sorted sequence (``0.5`` is the median)."""
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def write_scripts(workdir: Path, scripts: dict[str, str]) -> None:
+    """Write each scenario script, dedented, into the run's temporary directory."""
+    for name, text in scripts.items():
+        (workdir / name).write_text(textwrap.dedent(text).lstrip())
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, quick_help: str) -> None:
+    """The options every side-by-side script shares: --runs, --quick, --uwsgi, --cpus."""
+    parser.add_argument("--runs", type=int, help="runs per engine (default 5, 2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--uwsgi", default=DEFAULT_UWSGI, help=f"the uwsgi binary (default {DEFAULT_UWSGI})")
+    parser.add_argument(
+        "--cpus", help="pin both stacks to these CPUs, e.g. 0 or 0,1 (default: unpinned, as in SPEC §5)"
+    )
+
+
+def require_uwsgi(parser: argparse.ArgumentParser, binary: str) -> None:
+    if not os.access(binary, os.X_OK):
+        parser.error(f"no uwsgi binary at {binary} (use --uwsgi PATH or $UWSGI)")

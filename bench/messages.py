@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import common
 from common import (
     APP,
-    DEFAULT_UWSGI,
     Engine,
     Goal,
     Results,
@@ -255,20 +253,12 @@ def make_plan(quick: bool, backoff: float) -> Plan:
 
 
 def write_scripts(workdir: Path) -> None:
-    for name, text in {
-        "sender.py": SENDER,
-        "receiver.py": RECEIVER,
-        "ready.py": READY,
-        "app.py": APP,
-    }.items():
-        (workdir / name).write_text(textwrap.dedent(text).lstrip())
+    common.write_scripts(workdir, {"sender.py": SENDER, "receiver.py": RECEIVER, "ready.py": READY, "app.py": APP})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, help="runs per engine (default 5, 2 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="fewer runs and messages, for a first look")
-    parser.add_argument("--uwsgi", default=DEFAULT_UWSGI, help=f"the uwsgi binary (default {DEFAULT_UWSGI})")
+    common.add_engine_arguments(parser, "fewer runs and messages, for a first look")
     parser.add_argument(
         "--backoff",
         type=float,
@@ -276,13 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"sender's sleep after a full queue, s (default {BACKOFF})",
     )
     parser.add_argument("--mules", type=int, default=8, help="mules of the start-up measurement (default 8)")
-    parser.add_argument(
-        "--cpus", help="pin both stacks to these CPUs, e.g. 0 or 0,1 (default: unpinned, as in SPEC §5)"
-    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
-    if not os.access(args.uwsgi, os.X_OK):
-        parser.error(f"no uwsgi binary at {args.uwsgi} (use --uwsgi PATH or $UWSGI)")
+    common.require_uwsgi(parser, args.uwsgi)
     cpus = parse_cpus(args.cpus)
     engines = [uwsgi_engine(args.uwsgi), muletui_engine()]
     results = MessageResults()

@@ -30,15 +30,14 @@ import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import common
 from common import (
     APP,
-    DEFAULT_UWSGI,
     Engine,
     Goal,
     Results,
@@ -420,21 +419,13 @@ def make_plan(quick: bool, fan_out_mules: int) -> Plan:
 
 
 def write_scripts(workdir: Path) -> None:
-    for name, text in {
-        "signals_app.py": SIGNALS_APP,
-        "driver.py": DRIVER,
-        "schedules_app.py": SCHEDULES_APP,
-        "locker.py": LOCKER,
-        "app.py": APP,
-    }.items():
-        (workdir / name).write_text(textwrap.dedent(text).lstrip())
+    scripts = {"signals_app.py": SIGNALS_APP, "driver.py": DRIVER, "schedules_app.py": SCHEDULES_APP}
+    common.write_scripts(workdir, {**scripts, "locker.py": LOCKER, "app.py": APP})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, help="runs per engine (default 5, 2 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter phases, for a first look")
-    parser.add_argument("--uwsgi", default=DEFAULT_UWSGI, help=f"the uwsgi binary (default {DEFAULT_UWSGI})")
+    common.add_engine_arguments(parser, "fewer runs, shorter phases, for a first look")
     parser.add_argument(
         "--fan-out", type=int, default=8, help="signal-mode mules answering a fan-out (default 8)"
     )
@@ -444,13 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--idle-bound", type=float, default=5.0, help="idle master CPU goal, %% of one core (default 5)"
     )
-    parser.add_argument(
-        "--cpus", help="pin both stacks to these CPUs, e.g. 0 or 0,1 (default: unpinned, as in SPEC §5)"
-    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
-    if not os.access(args.uwsgi, os.X_OK):
-        parser.error(f"no uwsgi binary at {args.uwsgi} (use --uwsgi PATH or $UWSGI)")
+    common.require_uwsgi(parser, args.uwsgi)
     chosen = args.only.split(",") if args.only else list(MEASUREMENTS)
     if unknown := set(chosen) - set(MEASUREMENTS):
         parser.error(
