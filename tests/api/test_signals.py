@@ -280,3 +280,41 @@ async def test_touch_mules_reload(stack, write, tmp_path):
     await run.line(rf"^\*\*\* {touched} has been touched\.\.\. mules reload !!! \*\*\*$", timeout=5)
     await run.until(lambda: run.master.mules[1].pid not in (0, first), what="a new mule 1")
     assert not run.matching("^OOOPS")
+
+
+async def test_signals_routed_by_a_mule_reach_exactly_their_targets(stack, write):
+    app = write(
+        "app.py",
+        """
+        import uwsgi
+        def show(n):
+            print("handled", n, "on mule", uwsgi.mule_id(), flush=True)
+        uwsgi.register_signal(21, "mule3", show)
+        uwsgi.register_signal(22, "mules", show)
+        uwsgi.register_signal(23, "farm_f", show)
+        uwsgi.register_signal(24, "farm1", show)
+        """,
+    )
+    raiser = write(
+        "raiser.py",
+        """
+        import time, uwsgi
+        time.sleep(0.3)
+        for _ in range(10):
+            uwsgi.signal(21)
+        uwsgi.signal(22)
+        for _ in range(5):
+            uwsgi.signal(23)
+            uwsgi.signal(24)
+        time.sleep(60)
+        """,
+    )
+    run = await stack(f"--wsgi-file={app}", f"--mule={raiser}", "--mule", "--mule", "--mule", "--farm", "f:4")
+    await run.line("^handled 21", count=10)
+    await run.line("^handled 22", count=3)
+    await run.line("^handled (23|24)", count=10)
+    by_signal: dict[str, set[int]] = {}
+    for mule_id, _stream, text in run.lines:
+        if text.startswith("handled"):
+            by_signal.setdefault(text.split()[1], set()).add(mule_id)
+    assert by_signal == {"21": {3}, "22": {2, 3, 4}, "23": {4}, "24": {4}}
