@@ -27,9 +27,8 @@ from muletui.engine.signalling import SignalService
 from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
 from muletui.ipc import reports
-from muletui.ipc.spec import StackSpec
+from muletui.ipc.spec import TABLE_LOCK_OFFSET, StackSpec
 from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock
-from muletui.stack.signals import TABLE_LOCK_OFFSET
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Byte of the lock memfd that guards the 64-entry timer/cron/monitor counters; user lock n is
+#: byte n, so the file is this long plus one.
+TABLE_LOCK_OFFSET = 1 << 20
+
 
 @dataclass(frozen=True)
 class MuleSpec:

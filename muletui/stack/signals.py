@@ -18,12 +18,12 @@ import traceback
 from collections.abc import Callable
 
 from muletui.ipc import reports
+from muletui.ipc.spec import TABLE_LOCK_OFFSET
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
 from muletui.ipc.targets import atoi
 from muletui.stack.context import Context, log, type_name
 
 TABLE_LIMIT = 64  # uWSGI's timers, rb timers, crons and file monitors: 64 entries each
-TABLE_LOCK_OFFSET = 1 << 20  # byte of the lock file guarding the table counters
 MAX_TARGET = 63
 MAX_PATH = 255
 

@@ -20,3 +20,12 @@ def test_uwsgi_shim_is_not_a_top_level_module():
     for name in ("uwsgi", "uwsgidecorators"):
         result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True)
         assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr
+
+
+def test_engine_imports_nothing_that_runs_inside_stack_processes():
+    code = (
+        "import sys, muletui.engine.master, muletui.headless, muletui.console.app\n"
+        "print(sorted(m for m in sys.modules if m.startswith('muletui.stack')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
