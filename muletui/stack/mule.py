@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import runpy
 import select
 import signal
 import sys
@@ -99,11 +98,21 @@ def _exit_status(stop: SystemExit) -> int:
 
 
 def _run_script(path: str) -> int:
-    """Run ``path`` as ``__main__``, like uWSGI's Python plugin does for ``--mule=x.py``."""
+    """Run ``path`` as uWSGI's Python plugin runs ``--mule=x.py``: read it, compile it under the
+    name as given, and execute it as module ``__main__`` (``sys.argv`` stays uWSGI's).
+
+    Nothing is imported for it after fork (``runpy`` would import ``pkgutil``): every page a
+    mule writes is a page it no longer shares with its siblings.
+    """
     if not os.path.isfile(path):
         print(f"failed to open python file {path}", file=sys.stderr)
         return 1
-    runpy.run_path(path, run_name="__main__")
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    module = ModuleType("__main__")
+    module.__file__ = path
+    sys.modules["__main__"] = module
+    exec(code, module.__dict__)
     return 0
 
 

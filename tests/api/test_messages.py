@@ -134,14 +134,16 @@ async def test_identity_inside_a_mule(stack, write):
         """
         import os, uwsgi
         print("ids", uwsgi.mule_id(), uwsgi.worker_id(), uwsgi.masterpid() == os.getppid(), flush=True)
-        print("name", __name__, flush=True)
+        import sys
+        print("name", __name__, __file__, sys.argv, sys.modules["__main__"].__dict__ is globals(), flush=True)
         import time; time.sleep(60)
         """,
     )
     run = await stack("--mule", f"--mule={probe}")
     await run.line("^name", mule_id=2)
     assert "ids 2 0 False" in run.texts(2)  # the mule's parent is the stack root, not the master
-    assert "name __main__" in run.texts(2)
+    # As pyuwsgi 2.0.30 prints it: module __main__, __file__ as given, uWSGI's argv untouched.
+    assert f"name __main__ {probe} ['uwsgi'] True" in run.texts(2)
     probe_master = write("m.py", "import os, uwsgi\nprint('master', uwsgi.masterpid() == os.getppid())\n")
     run2 = await stack(f"--wsgi-file={probe_master}", "--mule")
     await run2.line("^master")
