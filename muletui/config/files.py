@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from muletui.config.entry import ConfigEntry, ConfigError
-from muletui.config.ini_file import read_ini
-from muletui.config.json_file import read_json
-from muletui.config.xml_file import read_xml
-from muletui.config.yaml_file import read_yaml
 
-_READERS: dict[str, Callable[..., list[ConfigEntry]]] = {
-    "ini": read_ini,
-    "xml": read_xml,
-    "yaml": read_yaml,
-    "json": read_json,
+#: Each reader is imported when a file of its kind is read (the master keeps what it imports).
+_READERS = {
+    "ini": ("muletui.config.ini_file", "read_ini"),
+    "xml": ("muletui.config.xml_file", "read_xml"),
+    "yaml": ("muletui.config.yaml_file", "read_yaml"),
+    "json": ("muletui.config.json_file", "read_json"),
 }
 _KINDS_BY_EXTENSION = {".ini": "ini", ".xml": "xml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -44,7 +42,8 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
             pass
     except OSError as err:
         raise ConfigError(spec, f"unable to load configuration from {spec}: {err.strerror}") from err
-    reader = _READERS[kind]
+    module, name = _READERS[kind]
+    reader: Callable[..., list[ConfigEntry]] = getattr(importlib.import_module(module), name)
     return reader(path) if section is None else reader(path, section)
 
 

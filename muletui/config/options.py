@@ -9,7 +9,6 @@ a bare positional argument is a config file chosen by its extension; ``--ini``/`
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from enum import Enum
 
@@ -107,6 +106,8 @@ def lookup(name: str) -> Option | None:
 
 def suggest(name: str) -> str:
     """`` (did you mean --mule?)`` for a near miss of a known option, else ``''``."""
+    import difflib  # only for a misspelt option: the master need not carry it
+
     close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.8)
     return f" (did you mean --{close[0]}?)" if close else ""
 

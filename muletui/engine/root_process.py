@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import muletui
 from muletui.ipc.spec import StackSpec
@@ -21,7 +20,7 @@ from muletui.ipc.spec import StackSpec
 _MAX_REPLY = 1 << 16
 #: Where this muletui lives, appended (lowest priority) to the root's sys.path, so the root
 #: finds muletui even from an uninstalled checkout without touching the user's PYTHONPATH.
-_PACKAGE_PARENT = str(Path(muletui.__file__).resolve().parent.parent)
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.realpath(muletui.__file__)))
 _BOOT = "import sys; sys.path.append(sys.argv[1]); from muletui.stack.root import main; main()"
 
 
