@@ -40,16 +40,37 @@ _queue_bufsize = 0
 _words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
 _i_out = _i_in = _i_dropped = _i_activity = _i_activity_arg = 0
 _context: Context | None = None
-_message_sources: list[tuple[int, str]] = []  # own queue, shared queue
-_message_farm_sources: list[tuple[int, str]] = []  # ... and this mule's farm queues
-_pollers: dict[tuple[int, ...], tuple[Callable[..., list[tuple[int, int]]], bool]] = {}  # fds -> poll, takes signals
+
+
+class _PollSet:
+    """Sources (descriptor, name) in priority order, and one ``poll`` over them all; ``name``
+    ``"signal"`` marks a signal socket. Built once per set of descriptors and kept."""
+
+    __slots__ = ("listening", "poll", "sources")
+
+    def __init__(self, sources: list[tuple[int, str]]) -> None:
+        poller = select.poll()
+        for fd, _name in sources:
+            poller.register(fd, select.POLLIN)
+        self.poll: Callable[[float | None], list[tuple[int, int]]] = poller.poll
+        self.sources = sources
+        self.listening = any(name == "signal" for _fd, name in sources)
+
+
+_poll_sets: dict[tuple[int, ...], _PollSet] = {}
+_message_set = _PollSet([])  # own queue, shared queue
+_message_farm_set = _PollSet([])  # ... and this mule's farm queues
+#: The last common ``mule_get_msg()`` found its queue empty. This one then polls before it reads:
+#: a mule answering messages one by one waits at every call, and a failed read (an exception)
+#: costs three times a poll. A mule draining a backlog reads first: its queue is rarely empty.
+_queue_was_empty = False
 
 
 def bind(context: Context) -> None:
     """Point this module at the queues and stats record of the calling process."""
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
-    global _i_activity_arg, _message_sources, _message_farm_sources
+    global _i_activity_arg, _message_set, _message_farm_set
     global _context
     spec = context.spec
     _context = context
@@ -73,9 +94,18 @@ def bind(context: Context) -> None:
     _i_dropped = context.index(Field.MSGS_DROPPED)
     _i_activity = context.index(Field.ACTIVITY)
     _i_activity_arg = context.index(Field.ACTIVITY_ARG)
-    _message_sources = [(_own_recv_fd, "own"), (_shared_recv_fd, "shared")]
-    _message_farm_sources = _message_sources + _farm_recv_fds
-    _pollers.clear()
+    _poll_sets.clear()
+    if _mule_id:
+        _message_set = _poll_set([(_own_recv_fd, "own"), (_shared_recv_fd, "shared")])
+        _message_farm_set = _poll_set(_message_set.sources + _farm_recv_fds)
+
+
+def _poll_set(sources: list[tuple[int, str]]) -> _PollSet:
+    key = tuple(fd for fd, _name in sources)
+    found = _poll_sets.get(key)
+    if found is None:
+        found = _poll_sets[key] = _PollSet(sources)
+    return found
 
 
 def message_bytes(message: object, function: str) -> bytes:
@@ -209,29 +239,22 @@ def received(data: bytes, queue: str, buffer_size: int) -> bytes:
     return data
 
 
-def _wait(sources: list[tuple[int, str]], buffer_size: int, timeout: int, activity: int) -> object:
-    """Take one thing from the first ready source, in priority order.
+def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int) -> object:
+    """Take one thing from the first ready source of ``poll_set``, in priority order.
 
     A message returns its bytes; a signal byte (source name ``"signal"``) runs the signal's
     handler and returns ``_SIGNAL``; ``timeout`` seconds (negative = forever) without either
     return ``_TIMEOUT``. Several threads may wait on the same sources: the kernel hands each
     datagram or byte to one reader, the others see ``EAGAIN`` and wait again.
     """
-    fds = tuple(fd for fd, _name in sources)
-    cached = _pollers.get(fds)
-    if cached is None:
-        poller = select.poll()
-        for fd in fds:
-            poller.register(fd, select.POLLIN)
-        cached = _pollers[fds] = (poller.poll, any(name == "signal" for _fd, name in sources))
-    poll, listening = cached
+    poll, sources = poll_set.poll, poll_set.sources
     deadline = None if timeout < 0 else time.monotonic() + timeout
-    _words[_i_activity_arg] = listening  # the console's "signals piling up" hint reads this
+    _words[_i_activity_arg] = poll_set.listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity
     try:
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
-            ready = {fd for fd, _event in poll(remaining)}
+            ready = dict(poll(remaining))
             if not ready:
                 return _TIMEOUT
             for fd, name in sources:
@@ -276,12 +299,17 @@ def mule_get_msg(
         and signals is not None
         and signals is not False
         and _mule_id
-    ):  # the common call, inlined: read first, poll only when the queue is empty
-        try:
-            return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
-        except BlockingIOError:
-            sources = _message_sources if farms is None or farms is False else _message_farm_sources
-            return _wait(sources, buffer_size, -1, _WAITING_MESSAGE)  # type: ignore[return-value]
+    ):  # the common call, inlined
+        global _queue_was_empty
+        poll_set = _message_set if farms is None or farms is False else _message_farm_set
+        if _queue_was_empty:
+            _queue_was_empty = not poll_set.poll(0)
+        if not _queue_was_empty:
+            try:
+                return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
+            except BlockingIOError:
+                _queue_was_empty = True
+        return _wait(poll_set, buffer_size, -1, _WAITING_MESSAGE)  # type: ignore[return-value]
     if unknown:
         raise TypeError(f"'{next(iter(unknown))}' is an invalid keyword argument for mule_get_msg()")
     for value in (buffer_size, timeout):
@@ -294,12 +322,12 @@ def mule_get_msg(
             return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
         except BlockingIOError:
             pass
-    sources = list(_message_sources)
+    sources = list(_message_set.sources)
     if signals is None or signals is False:
         sources += _signal_sources()
     if not (farms is None or farms is False):
         sources += _farm_recv_fds
-    got = _wait(sources, buffer_size, timeout, Activity.WAITING_MESSAGE)
+    got = _wait(_poll_set(sources), buffer_size, timeout, Activity.WAITING_MESSAGE)
     if got is _SIGNAL:
         return None
     return b"" if got is _TIMEOUT else got  # type: ignore[return-value]
@@ -318,8 +346,9 @@ def signal_wait(signum: object = None, /) -> bytes:
     sources = _signal_sources()
     if not sources:
         raise SystemError("error waiting for signal")
+    poll_set = _poll_set(sources)
     while True:
-        if _wait(sources, 0, -1, Activity.WAITING_SIGNAL) is _SIGNAL:
+        if _wait(poll_set, 0, -1, Activity.WAITING_SIGNAL) is _SIGNAL:
             signals.note_signal_wait()
             if wanted is None or signals.signal_received() == wanted:
                 return b""
@@ -334,7 +363,7 @@ def farm_get_msg() -> bytes | None:
         raise ValueError("you can receive farm messages only in a mule !!!")
     if not _farm_recv_fds:
         warn(f"mule {_mule_id} called farm_get_msg() but is in no farm: it blocks forever, as in uWSGI")
-    return _wait(_farm_recv_fds, RECEIVE_BUFFER, -1, Activity.WAITING_FARM)  # type: ignore[return-value]
+    return _wait(_poll_set(_farm_recv_fds), RECEIVE_BUFFER, -1, Activity.WAITING_FARM)  # type: ignore[return-value]
 
 
 def in_farm(name: object = _OMITTED, /) -> bool | None:
