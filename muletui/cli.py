@@ -18,7 +18,7 @@ def demo_argv(name: str = "seed") -> list[str]:
     """The options that start lesson ``name`` (the seed's example by default)."""
     lesson = find(name)
     assert lesson is not None, name
-    return ["--ini", str(lesson.ini)]
+    return ["--ini", lesson.ini]
 
 
 def demo_command(args: list[str]) -> list[str] | int:
