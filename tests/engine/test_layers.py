@@ -29,3 +29,17 @@ def test_engine_imports_nothing_that_runs_inside_stack_processes():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_headless_master_loads_only_what_it_uses():
+    """Every module the master imports stays in its memory for the stack's life (PSS, SPEC §5):
+    config readers load with their first file, difflib with the first misspelt option."""
+    code = (
+        "import sys, muletui.cli\n"
+        "from muletui.config.options import parse_argv\n"
+        "parse_argv(['--mule', '--mules', '2'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pathlib', 'difflib', 'xml', 'urllib')"
+        " or m.endswith('_file')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
