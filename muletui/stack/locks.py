@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import threading
+from array import array
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag, LockField
@@ -23,6 +24,17 @@ from muletui.stack.signals import record_lock
 _context: Context | None = None
 _local = threading.local()
 _MAX_INT = 2**31 - 1
+_EVENTS = int(HeaderFlag.DETAIL_EVENTS)
+
+# Precomputed by bind() for the hot paths: an uncontended lock()/unlock() pair is two fcntl
+# calls and a few word writes, nothing rebuilt per call.
+_locks = -1  # the highest lock number (--locks N)
+_take: list[bytes] = []  # per lock: the struct flock that takes it
+_release: list[bytes] = []  # per lock: the struct flock that releases it
+_record: list[int] = []  # per lock: index in the stats words of its record (LockField order)
+_words: memoryview = memoryview(array("Q", bytes(8 * 16)))
+_i_activity = _i_activity_arg = _i_locks_held = 0
+_FREE = memoryview(array("Q", [0] * len(LockField)))  # a lock record when no one holds it
 
 
 class _ThreadLocks:
@@ -36,7 +48,10 @@ class _ThreadLocks:
     def __init__(self, lock_fd: int) -> None:
         self.fd = os.open(f"/proc/self/fd/{lock_fd}", os.O_RDWR | os.O_CLOEXEC)
         self.pid = os.getpid()
+        self.tid = threading.get_native_id()
         self.held: set[int] = set()
+        # The record of a lock this thread holds, in LockField order: holder, then owner.
+        self.holding = memoryview(array("Q", [self.pid, self.tid, self.pid, self.tid]))
 
     def __del__(self) -> None:
         if self.pid == os.getpid():
@@ -45,9 +60,19 @@ class _ThreadLocks:
 
 def bind(context: Context) -> None:
     """After fork a thread must not reuse its parent's descriptions: it would share ownership."""
-    global _context, _local
+    global _context, _local, _locks, _take, _release, _record, _words
+    global _i_activity, _i_activity_arg, _i_locks_held
     _context = context
     _local = threading.local()
+    stats = context.stats
+    _locks = context.spec.locks
+    _take = [record_lock(fcntl.F_WRLCK, lock_id) for lock_id in range(_locks + 1)]
+    _release = [record_lock(fcntl.F_UNLCK, lock_id) for lock_id in range(_locks + 1)]
+    _record = [stats.lock_offset(lock_id, LockField.HOLDER_PID) for lock_id in range(_locks + 1)]
+    _words = stats.words
+    _i_activity = context.index(Field.ACTIVITY)
+    _i_activity_arg = context.index(Field.ACTIVITY_ARG)
+    _i_locks_held = context.index(Field.LOCKS_HELD)
 
 
 def _thread_state() -> _ThreadLocks:
@@ -58,8 +83,14 @@ def _thread_state() -> _ThreadLocks:
     return state
 
 
-def _lock_number(function: str, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
+def _lock_id(function: str, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
     """uWSGI's ``|i`` argument: one optional int, positional only, within a C int."""
+    if not kwargs:  # the common calls first: lock(), lock(n)
+        if not args:
+            return 0
+        num = args[0]
+        if len(args) == 1 and type(num) is int and 0 <= num <= _locks:
+            return num
     if kwargs:
         raise TypeError(f"{function}() takes no keyword arguments")
     if len(args) > 1:
@@ -71,78 +102,68 @@ def _lock_number(function: str, args: tuple[object, ...], kwargs: dict[str, obje
         raise OverflowError("signed integer is greater than maximum")
     if num < -_MAX_INT - 1:
         raise OverflowError("signed integer is less than minimum")
-    assert _context is not None
-    if not 0 <= num <= _context.spec.locks:
+    if not 0 <= num <= _locks:
         raise ValueError("Invalid lock number")
     return int(num)
 
 
 def _report(operation: str, lock_id: int) -> None:
     assert _context is not None
-    if _context.stats.words[HeaderFlag.DETAIL_EVENTS]:
-        _context.reporter.send((reports.LOCK, _context.slot, lock_id, operation, threading.get_native_id()))
+    _context.reporter.send((reports.LOCK, _context.slot, lock_id, operation, threading.get_native_id()))
 
 
 def lock(*args: object, **kwargs: object) -> None:
     """``lock(num=0)``: take lock ``num``, waiting as long as it takes (not recursive)."""
-    lock_id = _lock_number("lock", args, kwargs)
-    assert _context is not None
+    lock_id = _lock_id("lock", args, kwargs)
     state = _thread_state()
-    words = _context.stats.words
     if lock_id in state.held:
         warn(
             f"lock({lock_id}) taken twice by the same thread: uWSGI's lock is not recursive and "
             "this deadlocks forever, in uWSGI as here"
         )
         threading.Event().wait()
+    words = _words
     try:
-        fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, record_lock(fcntl.F_WRLCK, lock_id))
+        fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, _take[lock_id])
     except OSError as error:
         if error.errno not in (errno.EAGAIN, errno.EACCES):
             raise
-        _report("wait", lock_id)
-        words[_context.index(Field.ACTIVITY)] = Activity.WAITING_LOCK
-        words[_context.index(Field.ACTIVITY_ARG)] = lock_id
+        if words[_EVENTS]:
+            _report("wait", lock_id)
+        words[_i_activity] = Activity.WAITING_LOCK
+        words[_i_activity_arg] = lock_id
         try:
-            fcntl.fcntl(state.fd, fcntl.F_OFD_SETLKW, record_lock(fcntl.F_WRLCK, lock_id))
+            fcntl.fcntl(state.fd, fcntl.F_OFD_SETLKW, _take[lock_id])
         finally:
-            words[_context.index(Field.ACTIVITY)] = Activity.RUNNING
-    stats = _context.stats
-    if words[stats.lock_offset(lock_id, LockField.OWNER_PID)]:
+            words[_i_activity] = Activity.RUNNING
+    record = _record[lock_id]
+    if words[record + LockField.OWNER_PID]:
         log("[deadlock-detector] a process holding a robust mutex died. recovering...")
-    pid, tid = os.getpid(), threading.get_native_id()
-    for field, value in (
-        (LockField.HOLDER_PID, pid),
-        (LockField.HOLDER_TID, tid),
-        (LockField.OWNER_PID, pid),
-        (LockField.OWNER_TID, tid),
-    ):
-        words[stats.lock_offset(lock_id, field)] = value
+    words[record : record + len(LockField)] = state.holding
     if lock_id < 64:
-        words[_context.index(Field.LOCKS_HELD)] |= 1 << lock_id
+        words[_i_locks_held] |= 1 << lock_id
     state.held.add(lock_id)
-    _report("acquired", lock_id)
+    if words[_EVENTS]:
+        _report("acquired", lock_id)
 
 
 def unlock(*args: object, **kwargs: object) -> None:
     """``unlock(num=0)``: release lock ``num`` if this thread holds it; otherwise uWSGI's silent
     no-op, which still clears the recorded holder (see the module)."""
-    lock_id = _lock_number("unlock", args, kwargs)
-    assert _context is not None
+    lock_id = _lock_id("unlock", args, kwargs)
     state = _thread_state()
-    stats = _context.stats
-    words = stats.words
-    words[stats.lock_offset(lock_id, LockField.HOLDER_PID)] = 0
+    words = _words
+    record = _record[lock_id]
     if lock_id not in state.held:
-        return None
+        words[record + LockField.HOLDER_PID] = 0
+        return
     state.held.discard(lock_id)
-    for field in (LockField.HOLDER_TID, LockField.OWNER_PID, LockField.OWNER_TID):
-        words[stats.lock_offset(lock_id, field)] = 0
+    words[record : record + len(LockField)] = _FREE
     if lock_id < 64:
-        words[_context.index(Field.LOCKS_HELD)] &= ~(1 << lock_id)
-    fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, record_lock(fcntl.F_UNLCK, lock_id))
-    _report("released", lock_id)
-    return None
+        words[_i_locks_held] &= ~(1 << lock_id)
+    fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, _release[lock_id])
+    if words[_EVENTS]:
+        _report("released", lock_id)
 
 
 def is_locked(*args: object, **kwargs: object) -> bool:
@@ -150,7 +171,7 @@ def is_locked(*args: object, **kwargs: object) -> bool:
     a foreign ``unlock`` cleared the holder, as in uWSGI; and, unlike uWSGI, it never takes a
     dead holder's lock.
     """
-    lock_id = _lock_number("is_locked", args, kwargs)
+    lock_id = _lock_id("is_locked", args, kwargs)
     assert _context is not None
     if not _context.stats.lock_holder(lock_id)[0]:
         return False
