@@ -39,7 +39,9 @@ _my_farms: frozenset[str] = frozenset()
 _queue_bufsize = 0
 _words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
 _i_out = _i_in = _i_dropped = _i_activity = _i_activity_arg = 0
-_context: Context | None = None
+# This process's reporter, bound by bind(); called only while the master asks for events.
+_admit: Callable[[], bool]
+_post: Callable[[reports.Report], None]
 
 
 class _PollSet:
@@ -71,9 +73,9 @@ def bind(context: Context) -> None:
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
     global _i_activity_arg, _message_set, _message_farm_set
-    global _context
+    global _admit, _post
     spec = context.spec
-    _context = context
+    _admit, _post = context.reporter.admit, context.reporter.post
     _mule_id = _slot = context.mule_id
     _mule_count = len(spec.mules)
     _send_fds = [spec.shared_queue.send] + [spec.mule_queues[m.mule_id].send for m in spec.mules]
@@ -125,14 +127,6 @@ def message_bytes(message: object, function: str) -> bytes:
     return view.tobytes()
 
 
-def _report(report: reports.Report) -> None:
-    """Post an admitted report (callers check the flag and :meth:`Reporter.admit` first)."""
-    if _context is not None:
-        _context.reporter.post(report)
-
-
-def _admitted() -> bool:
-    return _context is not None and _context.reporter.admit()
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -142,8 +136,8 @@ _OMITTED = object()
 
 def _send_failed(message: bytes, target: int | str, reason: str) -> bool:
     _words[_i_dropped] += 1
-    if _words[_EVENTS] and _admitted():
-        _report((reports.DROPPED, _slot, target, len(message), reason))
+    if _words[_EVENTS] and _admit():
+        _post((reports.DROPPED, _slot, target, len(message), reason))
     return False
 
 
@@ -160,8 +154,8 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
         return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1
-    if _words[_EVENTS] and _admitted():
-        _report((reports.SENT, _slot, target, len(message), message[:_PREVIEW]))
+    if _words[_EVENTS] and _admit():
+        _post((reports.SENT, _slot, target, len(message), message[:_PREVIEW]))
     return True
 
 
@@ -177,8 +171,8 @@ def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
         except OSError:
             return _write_queue(_send_fds[mule], message, mule)  # retried there, logged, counted
         _words[_i_out] += 1
-        if _words[_EVENTS] and _admitted():
-            _report((reports.SENT, _slot, mule, len(message), message[:_PREVIEW]))
+        if _words[_EVENTS] and _admit():
+            _post((reports.SENT, _slot, mule, len(message), message[:_PREVIEW]))
         return True
     if type(message) is not bytes:
         message = message_bytes(message, "mule_msg")
@@ -220,8 +214,8 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return None
     _words[_i_out] += 1
-    if _words[_EVENTS] and _admitted():
-        _report((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
+    if _words[_EVENTS] and _admit():
+        _post((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
     return None
 
 
@@ -234,8 +228,8 @@ _SIGNAL = object()
 def received(data: bytes, queue: str, buffer_size: int) -> bytes:
     """Count a message this mule read, and report it if the master asks."""
     _words[_i_in] += 1
-    if _words[_EVENTS] and _admitted():
-        _report((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size))
+    if _words[_EVENTS] and _admit():
+        _post((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size))
     return data
 
 

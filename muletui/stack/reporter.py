@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from time import monotonic as _monotonic
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Field, StatsBlock
@@ -44,14 +45,15 @@ class Reporter:
 
         Hot paths call this before they build a report, so a refused one costs nothing more.
         """
-        now = time.monotonic()
-        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        now = _monotonic()
+        tokens = self._tokens + (now - self._last) * self._rate
         self._last = now
-        if self._tokens < 1.0:
-            self._words[self._dropped_index] += 1
-            return False
-        self._tokens -= 1.0
-        return True
+        if tokens >= 1.0:
+            self._tokens = (tokens if tokens < self._rate else self._rate) - 1.0
+            return True
+        self._tokens = tokens
+        self._words[self._dropped_index] += 1
+        return False
 
     def post(self, report: reports.Report) -> None:
         """Queue an admitted report for the next batch (or send it now, without batching)."""
