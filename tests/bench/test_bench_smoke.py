@@ -32,7 +32,9 @@ POSITIVE = [
     "PSS, master + 8 mules (MiB)",
     "RSS, master + 8 mules (MiB)",
     "lock exact count, 4 mules (cycles/s)",
+    "console: key → screen p99 under a flood (ms)",
     "console: loop lag p99 under a flood (ms)",
+    "console: peak RSS under a flood (MiB)",
     "console: lines/s ingested / offered",
     "console: round trip p50, console / headless",
 ]
