@@ -197,7 +197,7 @@ CONSOLE_RTT = "console: round trip p50, console / headless"
 
 
 def measure_console(workdir: Path, quick: bool, results: Results, run: int) -> str:
-    import console  # imports Textual and the console: only when this scenario runs
+    import console  # noqa: PLC0415 - imports Textual and the console: only when this scenario runs
 
     rate, seconds, count = (10_000, 1.0, 500) if quick else (50_000, 10.0, 3000)
     flood = asyncio.run(console.measure_flood(workdir, rate, seconds, 4, None))

@@ -37,7 +37,7 @@ class _Itimerspec(ctypes.Structure):
 
 def _timespec(seconds: float) -> _Timespec:
     whole = int(seconds)
-    return _Timespec(whole, int(round((seconds - whole) * 1e9)))
+    return _Timespec(whole, round((seconds - whole) * 1e9))
 
 
 class PeriodicTimer:

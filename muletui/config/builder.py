@@ -38,7 +38,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _positive_number(entry: ConfigEntry, kind: type[int] | type[float]) -> int | float:
+def _positive_number(entry: ConfigEntry, kind: type[int | float]) -> int | float:
     try:
         number = kind(entry.value or "")
     except ValueError:

@@ -106,7 +106,7 @@ def lookup(name: str) -> Option | None:
 
 def suggest(name: str) -> str:
     """`` (did you mean --mule?)`` for a near miss of a known option, else ``''``."""
-    import difflib  # only for a misspelt option: the master need not carry it
+    import difflib  # noqa: PLC0415 - only for a misspelt option: the master need not carry it
 
     close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.8)
     return f" (did you mean --{close[0]}?)" if close else ""

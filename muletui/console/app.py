@@ -10,11 +10,12 @@ from __future__ import annotations
 import codecs
 import gc
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -51,7 +52,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     TITLE = "muletui"
     CSS_PATH = Path(__file__).with_name("console.tcss")
     COMMANDS = App.COMMANDS | {StackCommands}
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restart_mule", "Restart"),
         Binding("s", "stop_mule", "Stop"),
         Binding("k", "kill_mule", "Kill"),

@@ -29,13 +29,13 @@ _LEGAL: dict[MuleState, frozenset[MuleState]] = {
 }
 
 
-class IllegalTransition(RuntimeError):
+class IllegalTransitionError(RuntimeError):
     """A state change the lifecycle does not allow: a bug in the master, never user input."""
 
 
 def check_transition(old: MuleState, new: MuleState) -> None:
     if new not in _LEGAL[old]:
-        raise IllegalTransition(f"{old.value} -> {new.value}")
+        raise IllegalTransitionError(f"{old.value} -> {new.value}")
 
 
 @dataclass(frozen=True)

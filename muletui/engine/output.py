@@ -40,7 +40,7 @@ class LineSplitter:
 
 def _decode(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
-    return text[:-1] if text.endswith("\r") else text
+    return text.removesuffix("\r")
 
 
 class PipeReader:

@@ -206,17 +206,17 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
     message = message_bytes(message, "farm_msg")
     fd = _farm_send_fds.get(farm)
     if fd is None:
-        return None
+        return
     try:
         os.write(fd, message)
     except OSError as error:
         log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 1235]")
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
-        return None
+        return
     _words[_i_out] += 1
     if _words[_EVENTS] and _admit():
         _post((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
-    return None
+    return
 
 
 # -- receiving -----------------------------------------------------------------------------

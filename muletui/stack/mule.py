@@ -59,7 +59,7 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
     os.close(out_fd)
     os.close(err_fd)
     _install_signal_dispositions()
-    import uwsgi  # the shim, already imported and bound by the stack root
+    import uwsgi  # noqa: PLC0415 - the shim, already imported and bound by the stack root
 
     uwsgi._bind(spec, mule.mule_id)
     status = 0
@@ -112,7 +112,7 @@ def _run_script(path: str) -> int:
     module = ModuleType("__main__")
     module.__file__ = path
     sys.modules["__main__"] = module
-    exec(code, module.__dict__)
+    exec(code, module.__dict__)  # noqa: S102 - running the user's mule script is the point
     return 0
 
 

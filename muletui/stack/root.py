@@ -39,13 +39,13 @@ def _module_name_for_file(path: str) -> str:
     return "uwsgi_file_" + re.sub(r"[^0-9A-Za-z_]", "_", stem)
 
 
-class AppFileMissing(Exception):
+class AppFileMissingError(Exception):
     """The app file named on the command line does not exist (no traceback: not the app's fault)."""
 
 
 def _load_file(path: str) -> None:
     if not os.path.isfile(path):
-        raise AppFileMissing(f"unable to load app file {path}: no such file")
+        raise AppFileMissingError(f"unable to load app file {path}: no such file")
     name = _module_name_for_file(path)
     loader_spec = importlib.util.spec_from_file_location(name, path)
     if loader_spec is None or loader_spec.loader is None:
@@ -160,7 +160,7 @@ def main() -> None:
     try:
         _load_app(spec)
     except BaseException as error:  # noqa: BLE001 - any failure of the user's app stops the stack
-        if isinstance(error, AppFileMissing):
+        if isinstance(error, AppFileMissingError):
             reason = str(error)
         else:
             traceback.print_exc()

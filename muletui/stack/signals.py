@@ -162,12 +162,12 @@ def signal(num: object, node: object = None, /) -> None:
     signum = signal_number(num)
     if node is not None:
         _remote_signal(signum, node)
-        return None
+        return
     assert _context is not None
     route = _local_route(signum)
     if route is not None:
         _deliver(signum, route)
-        return None
+        return
     try:
         os.write(_raise_fd, reports.RAISE_FORMAT.pack(_context.slot, signum))
     except BlockingIOError:
@@ -175,7 +175,7 @@ def signal(num: object, node: object = None, /) -> None:
             f"*** SIGNAL QUEUE IS FULL: buffer size {_raise_bufsize} bytes "
             "(you can tune it with --signal-bufsize) ***"
         )
-    return None
+    return
 
 
 def _deliver(signum: int, route: list[tuple[str, int]]) -> None:

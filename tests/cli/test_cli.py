@@ -203,7 +203,7 @@ def test_sigterm_and_sigquit_stop_the_stack_with_status_0(cli, stack_files, sign
     read_until(run, line("mule 1", "somaro ready 1"))
     assert stop(run, signum) == 0
     assert re.search(line("master", "goodbye to uWSGI."), run.output)
-    assert len(re.findall(r"\) annihilated$", run.output, re.M)) == 2
+    assert len(re.findall(r"\) annihilated$", run.output, re.MULTILINE)) == 2
     assert wait_gone([*run.pids(), root]) == []
 
 
@@ -321,13 +321,13 @@ def test_programmed_mule_that_exits_is_respawned(cli, write):
 BAD_COMMAND_LINES = {
     "mule space form": (
         ["--mule", "somaro.py"],
-        "muletui: command line: --mule somaro.py: uWSGI takes --mule's program only with '=', and would read "
-        'somaro.py as a config file ("unable to load configuration from somaro.py"). Write --mule=somaro.py',
+        ("muletui: command line: --mule somaro.py: uWSGI takes --mule's program only with '=', and would read "
+        'somaro.py as a config file ("unable to load configuration from somaro.py"). Write --mule=somaro.py'),
     ),
     "mule-msg-size space form": (
         ["--mule", "--mule-msg-size", "4096"],
-        "muletui: command line: --mule-msg-size 4096: uWSGI takes this value only with '=', and would read "
-        "4096 as a config file. Write --mule-msg-size=4096",
+        ("muletui: command line: --mule-msg-size 4096: uWSGI takes this value only with '=', and would read "
+        "4096 as a config file. Write --mule-msg-size=4096"),
     ),
     "farm id out of range": (["--mule", "--mule", "--farm=f:3"], "muletui: command line: invalid mule id: 3"),
     "farm without ids": (
@@ -344,8 +344,8 @@ BAD_COMMAND_LINES = {
     ),
     "unknown config extension": (
         ["conf.toml"],
-        "muletui: conf.toml: unable to load configuration from conf.toml: unknown config file type "
-        "(use .ini, .xml, .yaml, .yml or .json)",
+        ("muletui: conf.toml: unable to load configuration from conf.toml: unknown config file type "
+        "(use .ini, .xml, .yaml, .yml or .json)"),
     ),
     "broken ini": (["--ini", "bad.ini"], "muletui: bad.ini:3: section header '[broken' has no closing ']'"),
     "broken xml": (["--xml", "bad.xml"], "muletui: bad.xml:4: unable to parse xml file: mismatched tag"),
@@ -355,8 +355,8 @@ BAD_COMMAND_LINES = {
     ),
     "broken yaml": (
         ["--yaml", "bad.yaml"],
-        "muletui: bad.yaml:3: lists and flow collections are not supported; "
-        "uWSGI's yaml reader stops reading the section here",
+        ("muletui: bad.yaml:3: lists and flow collections are not supported; "
+        "uWSGI's yaml reader stops reading the section here"),
     ),
     "no mules": (["--wsgi-file=app.py"], "muletui: no mules configured: add --mule, --mule=FILE.py or --mules N"),
 }

@@ -23,7 +23,7 @@ WALL = 1_795_000_000.0  # a fixed wall-clock time for every line
 
 
 def _mule(mule_id: int, mode: str, state: MuleState, activity: Activity, **extra: object) -> MuleView:
-    values: dict[str, object] = dict(
+    values: dict[str, object] = dict(  # noqa: C408 - reads as the MuleView fields
         mule_id=mule_id, mode=mode, state=state, pid=4000 + mule_id if state is MuleState.RUNNING else 0,
         respawns=0, last_exit="", retry_at=None, msgs_in=0, msgs_out=0, msgs_dropped=0, activity=activity,
         activity_arg=0, signals_handled=0, queue_bytes=0, signals_pending=0, locks_held=0, cpu_seconds=0.0,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from muletui.engine import events
-from muletui.engine.lifecycle import IllegalTransition, MuleState, RespawnPolicy, check_transition
+from muletui.engine.lifecycle import IllegalTransitionError, MuleState, RespawnPolicy, check_transition
 
 FAST = RespawnPolicy(base_delay=0.1, free_retries=2, max_delay=0.8, stable_after=5.0)
 
@@ -123,9 +126,6 @@ async def test_reload_mercy_kills_a_stubborn_mule(stack, write):
 async def test_stack_root_death_is_fatal_and_leaves_no_mule(stack):
     run = await stack("--mule", "--mule")
     await run.until(lambda: all(m.pid for m in run.master.mules.values()), what="mules")
-    import os
-    import signal
-
     os.kill(run.master.root_pid, signal.SIGKILL)
     await run.master.wait_stopped()
     assert {m.state for m in run.master.mules.values()} == {MuleState.FATAL}
@@ -134,7 +134,7 @@ async def test_stack_root_death_is_fatal_and_leaves_no_mule(stack):
 
 def test_illegal_transitions_are_refused():
     check_transition(MuleState.RUNNING, MuleState.BACKOFF)
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransitionError):
         check_transition(MuleState.EXITED, MuleState.RUNNING)
 
 

@@ -75,7 +75,7 @@ def masterpid() -> int:
 
 def i_am_the_spooler() -> None:
     """``None``: there is no spooler (uWSGI returns ``True`` or ``None``)."""
-    return None
+    return
 
 
 def log(message: str, /) -> bool:
