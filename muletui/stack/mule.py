@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import select
 import signal
@@ -99,7 +100,8 @@ def _exit_status(stop: SystemExit) -> int:
 
 def _run_script(path: str) -> int:
     """Run ``path`` as uWSGI's Python plugin runs ``--mule=x.py``: read it, compile it under the
-    name as given, and execute it as module ``__main__`` (``sys.argv`` stays uWSGI's).
+    name as given, and execute it as a fresh module ``__main__``, with the ``__file__``,
+    ``__spec__`` and ``__loader__`` that pyuwsgi 2.0.30 gives it; ``sys.argv`` stays uWSGI's.
 
     Nothing is imported for it after fork (``runpy`` would import ``pkgutil``): every page a
     mule writes is a page it no longer shares with its siblings.
@@ -108,9 +110,13 @@ def _run_script(path: str) -> int:
         print(f"failed to open python file {path}", file=sys.stderr)
         return 1
     with open(path, "rb") as source:
-        code = compile(source.read(), path, "exec")
+        code = compile(source.read(), path, "exec", dont_inherit=True)  # not this file's __future__
+    spec = importlib.util.spec_from_file_location("__main__", path)
+    assert spec is not None, "a .py file always has a source loader"
     module = ModuleType("__main__")
     module.__file__ = path
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
     sys.modules["__main__"] = module
     exec(code, module.__dict__)  # noqa: S102 - running the user's mule script is the point
     return 0

@@ -135,6 +135,8 @@ async def test_identity_inside_a_mule(stack, write):
         import os, uwsgi
         print("ids", uwsgi.mule_id(), uwsgi.worker_id(), uwsgi.masterpid() == os.getppid(), flush=True)
         import sys
+        x: int = 1
+        print("spec", __spec__.name, __spec__.origin, type(__loader__).__name__, __annotations__, flush=True)
         print("name", __name__, __file__, sys.argv, sys.modules["__main__"].__dict__ is globals(), flush=True)
         import time; time.sleep(60)
         """,
@@ -142,7 +144,9 @@ async def test_identity_inside_a_mule(stack, write):
     run = await stack("--mule", f"--mule={probe}")
     await run.line("^name", mule_id=2)
     assert "ids 2 0 False" in run.texts(2)  # the mule's parent is the stack root, not the master
-    # As pyuwsgi 2.0.30 prints it: module __main__, __file__ as given, uWSGI's argv untouched.
+    # As pyuwsgi 2.0.30 prints it: module __main__, __file__ as given, uWSGI's argv untouched,
+    # a source spec and loader, and annotations evaluated (no __future__ leaks from muletui).
+    assert f"spec __main__ {probe} SourceFileLoader {{'x': <class 'int'>}}" in run.texts(2)
     assert f"name __main__ {probe} ['uwsgi'] True" in run.texts(2)
     probe_master = write("m.py", "import os, uwsgi\nprint('master', uwsgi.masterpid() == os.getppid())\n")
     run2 = await stack(f"--wsgi-file={probe_master}", "--mule")
@@ -413,6 +417,45 @@ async def test_stats_block_counts_messages_and_shows_activity(stack, write):
     one, two = run.master.snapshot().mules
     assert (one.msgs_in, two.msgs_out, one.queue_bytes) == (5, 5, 0)
     assert one.pid and one.rss_bytes > 1_000_000 and one.mode == "echo.py" and two.mode == "sender.py"
+
+
+async def test_own_queue_first_also_when_polling_first(stack, write):
+    """After a call found the queue empty, the next calls poll before they read (a fast path):
+    the own queue still comes before the shared one, and every message is counted."""
+    taker = write(
+        "taker.py",
+        """
+        import os, time, uwsgi
+        open("ready", "w").close()
+        print("first", uwsgi.mule_get_msg(), flush=True)  # finds the queue empty and waits
+        while not os.path.exists("queued"):
+            time.sleep(0.01)
+        print("then", [uwsgi.mule_get_msg() for _ in range(6)], flush=True)
+        time.sleep(60)
+        """,
+    )
+    feeder = write(
+        "feeder.py",
+        """
+        import os, time, uwsgi
+        while not os.path.exists("ready"):
+            time.sleep(0.01)
+        time.sleep(0.3)  # the taker is waiting in mule_get_msg() by now
+        uwsgi.mule_msg(b"wake", 1)
+        for i in range(3):
+            uwsgi.mule_msg(f"shared{i}")
+            uwsgi.mule_msg(f"own{i}", 1)
+        open("queued", "w").close()
+        time.sleep(60)
+        """,
+    )
+    run = await stack(f"--mule={taker}", f"--mule={feeder}")
+    await run.line("^then", mule_id=1)
+    assert run.texts(1) == [
+        "first b'wake'",
+        "then [b'own0', b'own1', b'own2', b'shared0', b'shared1', b'shared2']",
+    ]
+    await run.until(lambda: run.master.snapshot().mules[0].msgs_in == 7, what="7 messages counted")
 
 
 async def test_opt_from_an_ini_file_matches_uwsgi(stack, write):
