@@ -54,25 +54,38 @@ class _ThreadLocks:
         self.holding = memoryview(array("Q", [self.pid, self.tid, self.pid, self.tid]))
 
     def __del__(self) -> None:
-        if self.pid == os.getpid():
-            os.close(self.fd)
+        os.close(self.fd)  # in a forked child (see _forget_thread_states): only the child's copy
 
 
 def bind(context: Context) -> None:
-    """After fork a thread must not reuse its parent's descriptions: it would share ownership."""
-    global _context, _local, _locks, _take, _release, _record, _words
+    """Point this module at the process's stats record. The per-lock tables are built once, in
+    the stack root: mules inherit them at fork and share their pages (``--locks`` may be large)."""
+    global _context, _locks, _take, _release, _record, _words
     global _i_activity, _i_activity_arg, _i_locks_held
     _context = context
-    _local = threading.local()
+    _forget_thread_states()
     stats = context.stats
-    _locks = context.spec.locks
-    _take = [record_lock(fcntl.F_WRLCK, lock_id) for lock_id in range(_locks + 1)]
-    _release = [record_lock(fcntl.F_UNLCK, lock_id) for lock_id in range(_locks + 1)]
-    _record = [stats.lock_offset(lock_id, LockField.HOLDER_PID) for lock_id in range(_locks + 1)]
+    if len(_take) != context.spec.locks + 1:
+        _locks = context.spec.locks
+        _take = [record_lock(fcntl.F_WRLCK, lock_id) for lock_id in range(_locks + 1)]
+        _release = [record_lock(fcntl.F_UNLCK, lock_id) for lock_id in range(_locks + 1)]
+        _record = [stats.lock_offset(lock_id, LockField.HOLDER_PID) for lock_id in range(_locks + 1)]
     _words = stats.words
     _i_activity = context.index(Field.ACTIVITY)
     _i_activity_arg = context.index(Field.ACTIVITY_ARG)
     _i_locks_held = context.index(Field.LOCKS_HELD)
+
+
+def _forget_thread_states() -> None:
+    """A forked process must not reuse its parent's descriptions: it would share ownership.
+
+    Dropping the inherited states closes the child's copies at once; the parent's locks stay.
+    """
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_thread_states)  # also a user's os.fork() in a mule
 
 
 def _thread_state() -> _ThreadLocks:
@@ -85,14 +98,13 @@ def _thread_state() -> _ThreadLocks:
 
 def _lock_id(function: str, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
     """uWSGI's ``|i`` argument: one optional int, positional only, within a C int."""
-    if not kwargs:  # the common calls first: lock(), lock(n)
-        if not args:
-            return 0
-        num = args[0]
-        if len(args) == 1 and type(num) is int and 0 <= num <= _locks:
-            return num
     if kwargs:
         raise TypeError(f"{function}() takes no keyword arguments")
+    if not args:
+        return 0
+    num = args[0]
+    if len(args) == 1 and type(num) is int and 0 <= num <= _locks:
+        return num  # the common call
     if len(args) > 1:
         raise TypeError(f"{function}() takes at most 1 argument ({len(args)} given)")
     num = args[0] if args else 0

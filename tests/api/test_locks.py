@@ -207,6 +207,30 @@ async def test_ownership_is_per_thread(stack, write):
     assert [(w.mule_id, w.text) for w in run.of(events.StackWarning)] == [(1, DOUBLE_LOCK)]
 
 
+FORKED = """
+import os, time, uwsgi
+uwsgi.lock(1)
+child = os.fork()
+if child == 0:
+    uwsgi.lock(1)
+    print("child got lock 1; parent had released:", os.path.exists("released"), flush=True)
+    uwsgi.unlock(1)
+    os._exit(0)
+time.sleep(0.5)  # a child sharing the parent's ownership would have taken the lock by now
+open("released", "w").close()
+uwsgi.unlock(1)
+os.waitpid(child, 0)
+print("parent reaped its child", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_process_forked_by_a_mule_is_another_owner(stack, write):
+    run = await stack(f"--mule={write('forked.py', FORKED)}", "--locks", "1")
+    await run.line("^parent reaped", mule_id=1)
+    assert stream(run, 1, "out") == ["child got lock 1; parent had released: True", "parent reaped its child"]
+
+
 HOLDER = """
 import os, time, uwsgi
 uwsgi.lock()
