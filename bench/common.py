@@ -77,7 +77,7 @@ def muletui_engine() -> Engine:
 
     ``pip install`` compiles them; a checkout run with ``PYTHONDONTWRITEBYTECODE`` set (as on
     these machines) would compile about 40 modules in the master and again in the stack root at
-    every start, which costs start-up time and some 8 MiB of PSS that no installed muletui pays.
+    every start, which costs start-up time and about 2 MiB of PSS that no installed muletui pays.
     The cache goes where Python puts it, ``muletui/**/__pycache__`` (ignored by git).
     """
     compileall.compile_dir(REPO / "muletui", quiet=2)

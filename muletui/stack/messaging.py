@@ -63,10 +63,10 @@ _poll_sets: dict[tuple[int, ...], _PollSet] = {}
 _message_set = _PollSet([])  # own queue, shared queue
 _message_farm_set = _PollSet([])  # ... and this mule's farm queues
 #: After a common ``mule_get_msg()`` found its queue empty, the next calls go straight to poll:
-#: a mule answering messages one by one waits at every call, and the shorter its way from the
-#: send that wakes its peer to its own sleep, the likelier the kernel runs both on one CPU
-#: (a 5 µs round trip instead of 70 µs across CPUs). A failed read would also cost an exception.
-#: Every ``_POLL_FIRST_CALLS + 1``-th call reads first again, so a backlog is drained by reads.
+#: a mule answering messages one by one waits at every call, and a failed read costs an
+#: exception (three times a poll). Every ``_POLL_FIRST_CALLS + 1``-th call reads first again,
+#: so a backlog is drained with one read per message. (Measured against polling first only
+#: after a poll(0) probe: 64 B throughput +6 %, round trip p50 -7 %.)
 _POLL_FIRST_CALLS = 15
 _polls_first = 0
 
@@ -128,8 +128,6 @@ def message_bytes(message: object, function: str) -> bytes:
             f"{function}() argument 1 must be read-only bytes-like object, not {type(message).__name__}"
         )
     return view.tobytes()
-
-
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -219,7 +217,6 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
     _words[_i_out] += 1
     if _words[_EVENTS] and _admit():
         _post((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
-    return
 
 
 # -- receiving -----------------------------------------------------------------------------

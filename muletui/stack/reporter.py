@@ -49,7 +49,7 @@ class Reporter:
         tokens = self._tokens + (now - self._last) * self._rate
         self._last = now
         if tokens >= 1.0:
-            self._tokens = (min(self._rate, tokens)) - 1.0
+            self._tokens = min(self._rate, tokens) - 1.0
             return True
         self._tokens = tokens
         self._words[self._dropped_index] += 1

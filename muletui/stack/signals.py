@@ -175,7 +175,6 @@ def signal(num: object, node: object = None, /) -> None:
             f"*** SIGNAL QUEUE IS FULL: buffer size {_raise_bufsize} bytes "
             "(you can tune it with --signal-bufsize) ***"
         )
-    return
 
 
 def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
