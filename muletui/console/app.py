@@ -374,3 +374,4 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     async def on_unmount(self) -> None:
         """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
         await self._stop_stack()
+        gc.unfreeze()  # the app's objects, frozen at start, may be collected once it is gone

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -209,3 +212,25 @@ async def test_every_tab_and_help_render_at_small_and_large_sizes(console, tmp_p
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.screen.__class__.__name__ != "HelpScreen"
+
+
+async def test_an_ended_console_can_be_collected(tmp_path):
+    """The app freezes what exists at start out of full collections; once it ends it thaws them,
+    or every console run in one process (tests, benchmarks) would keep its whole widget tree."""
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text("import time\ntime.sleep(60)\n")
+    plan = build(parse_argv([f"--mule={deaf}"]))
+    plan.stack.chdir = str(tmp_path)
+
+    async def run_once() -> tuple[weakref.ref[MuleConsole], int]:
+        app = MuleConsole(plan)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
+            pid = app.master.mules[1].pid
+        return weakref.ref(app), pid
+
+    # In a task of its own: Textual's active-app context variable stays in that task's context.
+    ended, pid = await asyncio.create_task(run_once())
+    gc.collect()
+    assert ended() is None
+    assert wait_gone([pid]) == []
