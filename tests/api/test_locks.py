@@ -208,10 +208,12 @@ async def test_ownership_is_per_thread(stack, write):
 
 
 FORKED = """
-import os, time, uwsgi
+import os, signal, time, uwsgi
 uwsgi.lock(1)
 child = os.fork()
 if child == 0:
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # mules ignore it; here it ends a stuck child
+    signal.alarm(10)
     uwsgi.lock(1)
     print("child got lock 1; parent had released:", os.path.exists("released"), flush=True)
     uwsgi.unlock(1)
