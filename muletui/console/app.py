@@ -7,8 +7,10 @@ directly (same loop). Quitting stops the stack and reports what was left queued.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import gc
+import signal
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,6 +40,7 @@ from muletui.console.help import HelpScreen
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
+from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
 from muletui.recorders import EventsWriter, LogFileWriter
@@ -71,6 +74,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         Binding("5", "tab('tab-locks')", "Locks", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as in headless: stop the tree
     ]
 
     def __init__(
@@ -134,6 +138,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def on_mount(self) -> None:
         self._main.query_one("#filter", Input).display = False
         self.sub_title = "starting the stack…"
+        self._watch_process_signals(True)
         self._run_stack()
         self._painter = self.set_interval(1 / PAINT_HZ, self._paint)
         if self.plan.run.duration is not None:
@@ -371,7 +376,27 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             recorder.close()
         return left
 
+    def _watch_process_signals(self, on: bool) -> None:
+        """As headless: SIGTERM and SIGQUIT stop the stack and quit, SIGHUP reloads the mules.
+        (SIGINT is Textual's: it quits, and quitting stops the stack.)"""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+            if on:
+                handler = self._on_reload_signal if signum == signal.SIGHUP else self._on_stop_signal
+                loop.add_signal_handler(signum, handler)
+            else:
+                loop.remove_signal_handler(signum)
+
+    def _on_stop_signal(self) -> None:
+        self.master.bus.publish(events.MasterLog(text="SIGINT/SIGTERM received...killing workers..."))
+        self.call_later(self.action_quit)
+
+    def _on_reload_signal(self) -> None:
+        self.master.bus.publish(events.MasterLog(text="SIGHUP received: reloading mules..."))
+        self.master.reload_mules()
+
     async def on_unmount(self) -> None:
         """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
+        self._watch_process_signals(False)
         await self._stop_stack()
         gc.unfreeze()  # the app's objects, frozen at start, may be collected once it is gone
