@@ -185,11 +185,24 @@ def is_locked(*args: object, **kwargs: object) -> bool:
     """
     lock_id = _lock_id("is_locked", args, kwargs)
     assert _context is not None
-    if not _context.stats.lock_holder(lock_id)[0]:
+    holder_pid = _context.stats.lock_holder(lock_id)[0]
+    if not holder_pid:
         return False
     fd = os.open(f"/proc/self/fd/{_context.spec.lock_fd}", os.O_RDWR | os.O_CLOEXEC)
     try:
         answer = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, record_lock(fcntl.F_WRLCK, lock_id))
     finally:
         os.close(fd)
-    return int.from_bytes(answer[:2], "little", signed=True) != fcntl.F_UNLCK
+    if int.from_bytes(answer[:2], "little", signed=True) != fcntl.F_UNLCK:
+        return True
+    if (lock_id, holder_pid) not in _dead_holders_warned:  # recorded, yet free: the holder died
+        _dead_holders_warned.add((lock_id, holder_pid))
+        warn(
+            f"is_locked({lock_id}): its holder (pid {holder_pid}) died holding it. uWSGI's is_locked() "
+            "would take the lock and never release it, so every later lock() would block forever; "
+            "muletui answers False and leaves it free"
+        )
+    return False
+
+
+_dead_holders_warned: set[tuple[int, int]] = set()

@@ -6,6 +6,7 @@ through messages the test sends, so every ordering a test asserts is forced, not
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from muletui.engine import events
@@ -347,7 +348,16 @@ async def test_holder_exits_while_holding(stack, write):
         "unlock(1) -> None",
         "locked and unlocked again",
     ]
-    assert run.texts(2) == ["is_locked(1) -> False"]  # no recovery line: is_locked() took nothing
+    assert stream(run, 2, "out") == ["is_locked(1) -> False"]
+    # no recovery line (is_locked() took nothing), but a warning naming what uWSGI would do
+    [warning] = stream(run, 2, "err")
+    assert re.fullmatch(
+        r"\[muletui\] is_locked\(1\): its holder \(pid \d+\) died holding it\. uWSGI's is_locked\(\) would take "
+        r"the lock and never release it, so every later lock\(\) would block forever; muletui answers False "
+        r"and leaves it free",
+        warning,
+    )
+    assert [w.mule_id for w in run.of(events.StackWarning)] == [2]
     assert "holding lock 1, exiting" in run.texts(1)
 
 
