@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from muletui.console.app import MuleConsole
 
 
+#: The console's tabs: key, title, pane id.
+_TABS = (
+    ("1", "log", "tab-log"),
+    ("2", "messages", "tab-messages"),
+    ("3", "signals", "tab-signals"),
+    ("4", "timers", "tab-timers"),
+    ("5", "locks & farms", "tab-locks"),
+)
+
+
 class StackCommands(Provider):
     """Mule, signal and message commands for whatever the stack has right now."""
 
@@ -20,16 +30,23 @@ class StackCommands(Provider):
         app: MuleConsole = self.app  # type: ignore[assignment]
         master = app.master
         commands: list[tuple[str, Callable[[], object], str]] = [
-            ("mule: reload all mules", app.action_reload_mules, "SIGHUP every mule, respawn, no OOOPS"),
-            ("log: clear", app.action_clear_log, "empty the log buffers"),
-            ("log: toggle timestamps", app.action_toggle_time, ""),
+            ("mule: reload all mules", app.action_reload_mules, "R: SIGHUP every mule, respawn, no OOOPS"),
+            ("log: all mules or the selected one", app.action_toggle_source, "a"),
+            ("log: filter", app.action_filter_log, "/: show only lines containing a text"),
+            ("log: follow the newest lines", app.action_follow, "f"),
+            ("log: toggle timestamps", app.action_toggle_time, "t"),
+            ("log: clear", app.action_clear_log, "c: empty the log buffers"),
+            ("signal: raise a signal by number", app.action_raise_signal, "g: with a preview of its target"),
+            *((f"view: {title}", partial(app.action_tab, pane), key) for key, title, pane in _TABS),
+            ("help: every key", app.action_help, "?"),
+            ("quit: stop the stack and quit", app.action_quit, "q"),
         ]
         for mule_id in master.mules:
-            for verb, what in (("restart", "gracefully"), ("stop", "and keep it down"), ("kill", "with SIGKILL")):
+            for verb, key, what in (("restart", "r", "gracefully"), ("stop", "s", "and keep it down"), ("kill", "k", "with SIGKILL")):
                 action = getattr(app, f"action_{verb}_mule")
-                commands.append((f"mule: {verb} {mule_id}", partial(action, mule_id), f"{verb} mule {mule_id} {what}"))
+                commands.append((f"mule: {verb} {mule_id}", partial(action, mule_id), f"{key}: {verb} mule {mule_id} {what}"))
             commands.append(
-                (f"message: send to mule {mule_id}", partial(app.action_compose_message, mule_id), "open the composer")
+                (f"message: send to mule {mule_id}", partial(app.action_compose_message, mule_id), "m: open the composer")
             )
         commands.append(("message: send to any mule", partial(app.action_compose_message, 0), "the shared queue"))
         for farm in app.plan.stack.farms:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import time
 import weakref
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_gone
+from textual.command import CommandList
 
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
+from muletui.console.commands import StackCommands
 from muletui.console.model import LogLine
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable
@@ -234,3 +237,31 @@ async def test_an_ended_console_can_be_collected(tmp_path):
     gc.collect()
     assert ended() is None
     assert wait_gone([pid]) == []
+
+
+def _action_text(callback: object) -> str:
+    """``restart_mule(1)``, ``tab('tab-log')`` or ``help``: what a palette command runs, as a binding names it."""
+    if isinstance(callback, functools.partial):
+        args = ", ".join(repr(arg) for arg in callback.args)
+        return f"{callback.func.__name__.removeprefix('action_')}({args})"
+    return callback.__name__.removeprefix("action_")  # type: ignore[attr-defined]
+
+
+async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_stack(console, tmp_path):
+    _app_py, echo, _watched = files(tmp_path)
+    app = console(f"--mule={echo}", "--mule")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid and app.master.mules[2].pid, what="2 mules")
+        commands = {_action_text(callback) for _name, callback, _help in StackCommands(app.screen)._commands()}
+        bases = {text.partition("(")[0] for text in commands}
+        for binding in MuleConsole.BINDINGS:
+            action = binding.action  # type: ignore[union-attr]
+            assert action in commands or action in bases, f"no palette command for {binding.key}: {action}"
+        first = app.master.mules[1].pid
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        for key in "restart 1":
+            await pilot.press("space" if key == " " else key)
+        await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="palette hits")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.master.mules[1].pid not in (0, first), what="mule 1 restarted")

@@ -287,6 +287,6 @@ class LockFarmTable(DataTable):
             rows.append((f"lock{lock.lock}", (f"lock {lock.lock}", holder, waiting)))
         for farm in snapshot.farms:
             members = ", ".join(str(m) for m in farm.members)
-            queued = f"{_size(farm.queue_bytes)} messages, {farm.signals_pending} signals" if farm.queue_bytes or farm.signals_pending else ""
+            queued = f"{_size(farm.queue_bytes)} queued, {farm.signals_pending} signals" if farm.queue_bytes or farm.signals_pending else ""
             rows.append((f"farm{farm.index}", (f"farm {farm.name}", f"mules {members}", queued)))
         _sync_rows(self, rows)
