@@ -161,6 +161,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             gc.freeze()  # what exists now lives as long as the app: keep it out of full collections
         while batch := await self._subscription.batch():
             self.model.apply(batch)
+            self.model.log.events_lost = self._subscription.dropped
 
     def _targets(self) -> list[tuple[str, object]]:
         """Message targets: each mule (mule 1 first, the usual one), the shared queue, each farm."""

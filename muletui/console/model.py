@@ -41,6 +41,7 @@ class LogBuffer:
         self.sources: dict[int, deque[LogLine]] = {}
         self.dropped: dict[int | None, int] = {}  # None: the interleaved ring
         self.added: dict[int | None, int] = {}  # lines ever added per source, None: all
+        self.events_lost = 0  # events the console's subscription dropped: it fell behind the stack
 
     def add(self, lines: Iterable[LogLine]) -> None:
         for line in lines:

@@ -265,3 +265,19 @@ async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_st
         await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="palette hits")
         await pilot.press("enter")
         await until(pilot, lambda: app.master.mules[1].pid not in (0, first), what="mule 1 restarted")
+
+
+async def test_events_the_console_could_not_keep_up_with_are_counted_on_screen(console, tmp_path):
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text("import time\ntime.sleep(60)\n")
+    app = console(f"--mule={deaf}")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
+        await pilot.pause(0.3)  # the start-up events are folded in: the subscription is empty
+        now = time.monotonic()
+        line = events.OutputLines(mule_id=1, stream="out", lines=(events.OutputLine(now, time.time(), "x"),), t=now)
+        for _ in range(100_000 + 250):  # one burst, faster than any consumer: the subscription is full
+            app.bus.publish(line)
+        log = app.query_one(LogView)
+        await until(pilot, lambda: "250 events lost" in str(log.border_subtitle), what="the lost count", timeout=30)
+        assert str(log.border_subtitle).endswith("the console fell behind: 250 events lost")

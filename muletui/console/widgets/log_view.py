@@ -87,6 +87,8 @@ class LogView(ScrollView, can_focus=True):
         dropped = self.buffer.dropped.get(self.source, 0)
         if dropped:
             parts.append(f"dropped {dropped} lines")
+        if self.buffer.events_lost:
+            parts.append(f"the console fell behind: {self.buffer.events_lost} events lost")
         if not self.follow:
             parts.append(f"paused: +{self.new_while_paused} new lines (End to follow)")
         if self.filter_text:
