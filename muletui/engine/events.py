@@ -181,6 +181,7 @@ class SignalRegistered(Event):
     signum: int
     target: str
     handler: str
+    site: str = ""  # file:line of the registering call
 
 
 @dataclass(frozen=True)

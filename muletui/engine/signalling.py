@@ -59,9 +59,9 @@ class SignalService:
         """A registration, a handler result or a timer request from a stack process."""
         kind = report[0]
         if kind == reports.REGISTERED:
-            _k, _slot, signum, target, handler = report
-            self.router.register(signum, target, handler)
-            self._publish(events.SignalRegistered(signum=signum, target=target, handler=handler))
+            _k, _slot, signum, target, handler, site = report
+            self.router.register(signum, target, handler, site)
+            self._publish(events.SignalRegistered(signum=signum, target=target, handler=handler, site=site))
         elif kind == reports.ROUTED:
             _k, slot, signum, delivered, dropped = report
             self._routed_elsewhere(signum, source_name(slot), delivered, dropped)

@@ -24,6 +24,7 @@ class SignalEntry:
     signum: int
     target: str
     handler: str
+    registered_by: str = ""  # file:line of the registering call
     raised: int = 0
     delivered: int = 0  # bytes written into signal sockets
     handled: int = 0
@@ -52,8 +53,8 @@ class SignalRouter:
 
     _routes: dict[tuple[int, str], Route] = field(default_factory=dict)
 
-    def register(self, signum: int, target: str, handler: str) -> SignalEntry:
-        entry = self.table[signum] = SignalEntry(signum, target, handler)
+    def register(self, signum: int, target: str, handler: str, registered_by: str = "") -> SignalEntry:
+        entry = self.table[signum] = SignalEntry(signum, target, handler, registered_by)
         self._routes.clear()
         return entry
 

@@ -13,6 +13,7 @@ import fcntl
 import os
 import socket
 import struct
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -117,7 +118,21 @@ def register_signal(num: object, target: str, handler: Callable[[int], object], 
     shown = target or "default, any worker"
     log(f"[uwsgi-signal] signum {signum} registered (wid: 0 modifier1: 0 target: {shown})")
     name = getattr(handler, "__qualname__", None) or repr(handler)
-    _report((reports.REGISTERED, 0, signum, target, name), always=True)
+    _report((reports.REGISTERED, 0, signum, target, name, _registration_site()), always=True)
+
+
+_STACK_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # muletui.stack and the shim
+
+
+def _registration_site() -> str:
+    """``app.py:12``: the user's line that registered the signal (the first frame outside
+    muletui's stack code, so a ``@signal`` decorator names the line that applied it)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_STACK_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return ""
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
 def signal_registered(num: object, /) -> bool | None:

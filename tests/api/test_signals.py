@@ -53,6 +53,10 @@ async def test_seed_example(stack, write, tmp_path):
         "[uwsgi-signal] signum 17 registered (wid: 0 modifier1: 0 target: mule2)",
         "[uwsgi-signal] signum 1 registered (wid: 0 modifier1: 0 target: mules)",
     ]
+    # Each entry names the line that registered it: the decorator's, not uwsgidecorators' own.
+    sites = {signum: entry.registered_by for signum, entry in run.master.signals.table.items()}
+    assert sites == {0: "app.py:5", 17: "app.py:9", 1: "app.py:13"}
+    assert [e.site for e in run.of(events.SignalRegistered)] == ["app.py:5", "app.py:9", "app.py:13"]
 
 
 async def test_signals_pile_up_for_default_get_msg_and_come_one_per_call(stack, write):

@@ -42,9 +42,9 @@ class ScriptedMaster:
         self.root_pid = 4000
         self.mules = {i: Mule(MuleSpec(i, p)) for i, p in ((1, "somaro.py"), (2, None), (3, "feeder.py"), (4, None))}
         table = {
-            0: SignalEntry(0, "mule", "hello", raised=12, delivered=12, handled=12, last_duration=0.00012),
-            1: SignalEntry(1, "mules", "tmp_modified", raised=2, delivered=8, handled=6),
-            17: SignalEntry(17, "mule2", "i_am_mule2", raised=5, delivered=5, handled=4, failed=1),
+            0: SignalEntry(0, "mule", "hello", "app.py:24", raised=12, delivered=12, handled=12, last_duration=0.00012),
+            1: SignalEntry(1, "mules", "tmp_modified", "app.py:36", raised=2, delivered=8, handled=6),
+            17: SignalEntry(17, "mule2", "i_am_mule2", "app.py:30", raised=5, delivered=5, handled=4, failed=1),
         }
         timers = SimpleNamespace(schedules=[Schedule("timer", 1, 0, seconds=5, fires=12)])
         monitors = SimpleNamespace(monitors=[FileMonitor(1, 1, "/tmp/muletui-demo", fires=2, last_changes=("added touched",))])

@@ -168,7 +168,9 @@ class MessageTable(DataTable):
 
 
 class SignalTable(DataTable):
-    COLUMNS = ("signal", "target", "handler", "raised", "delivered", "handled", "failed", "dropped", "last run")
+    COLUMNS = (
+        "signal", "target", "handler", "registered by", "raised", "delivered", "handled", "failed", "dropped", "last run"
+    )
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -192,6 +194,7 @@ class SignalTable(DataTable):
                         signum,
                         entry.target or "(any worker)",
                         Text(entry.handler),
+                        Text(entry.registered_by, style="dim"),
                         entry.raised,
                         entry.delivered,
                         entry.handled,
