@@ -30,8 +30,9 @@ class Schedule:
     iterations: int = 0  # rb timers: 0 forever
     fields: tuple[int, int, int, int, int] = (-1, -1, -1, -1, -1)  # cron: minute hour day month weekday
     fires: int = 0
-    next_at: float | None = None  # monotonic time of the next fire (timers)
+    next_at: float | None = None  # monotonic time of the next fire (cron: to the second, for display)
     last_fire: float | None = None  # monotonic
+    next_search_at: float = 0.0  # cron: when to look for the next matching minute again
 
     @property
     def spec(self) -> str:
@@ -55,6 +56,20 @@ def cron_matches(fields: tuple[int, int, int, int, int], now: time.struct_time) 
     if fields[2] >= 0 and fields[4] >= 0:
         return minute and hour and month and (day or weekday)
     return minute and hour and day and month and weekday
+
+
+#: How far ahead the next matching minute of a cron entry is looked for (display only).
+CRON_HORIZON_MINUTES = 31 * 24 * 60
+
+
+def minutes_to_next_match(fields: tuple[int, int, int, int, int], now: time.struct_time, skip_current: bool) -> int | None:
+    """Whole minutes from ``now``'s minute to the next one ``fields`` match (0: this one),
+    within :data:`CRON_HORIZON_MINUTES`; ``None`` if none does."""
+    minute_start = time.mktime(now) - now.tm_sec
+    for ahead in range(1 if skip_current else 0, CRON_HORIZON_MINUTES):
+        if cron_matches(fields, time.localtime(minute_start + 60 * ahead)):
+            return ahead
+    return None
 
 
 class TimerService:
@@ -128,15 +143,29 @@ class TimerService:
         """Fire the cron entries matching local time now; re-arm at the next whole second."""
         now, mono = self._localtime(), self._clock()
         for schedule in self.schedules:
-            if schedule.kind != "cron" or not cron_matches(schedule.fields, now):
+            if schedule.kind != "cron":
                 continue
-            if schedule.last_fire is not None and mono - schedule.last_fire < 60:
-                continue
-            schedule.fires += 1
-            schedule.last_fire = mono
-            self._fire(schedule)
+            recent = schedule.last_fire is not None and mono - schedule.last_fire < 60
+            if cron_matches(schedule.fields, now) and not recent:
+                schedule.fires += 1
+                schedule.last_fire = mono
+                recent = True
+                schedule.next_search_at = 0.0
+                self._fire(schedule)
+            if mono >= schedule.next_search_at:
+                self._find_next(schedule, now, mono, skip_current=recent)
         wall = time.time()
         self._cron_tick = self._loop.call_later(1.0 - wall % 1.0 + 0.001, self.check_crons)
+
+    @staticmethod
+    def _find_next(schedule: Schedule, now: time.struct_time, mono: float, skip_current: bool) -> None:
+        """Set a cron entry's countdown; look again once it is reached (or in an hour if no
+        minute matches within the horizon)."""
+        ahead = minutes_to_next_match(schedule.fields, now, skip_current)
+        if ahead is None:
+            schedule.next_at, schedule.next_search_at = None, mono + 3600
+        else:
+            schedule.next_at = schedule.next_search_at = mono + max(0, 60 * ahead - now.tm_sec)
 
     def close(self) -> None:
         for schedule in self.schedules:

@@ -19,7 +19,7 @@ from muletui.console.app import MuleConsole
 from muletui.console.commands import StackCommands
 from muletui.console.model import LogLine
 from muletui.console.widgets.log_view import LogView
-from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable
+from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
 from muletui.engine.lifecycle import MuleState
 
@@ -281,3 +281,9 @@ async def test_events_the_console_could_not_keep_up_with_are_counted_on_screen(c
         log = app.query_one(LogView)
         await until(pilot, lambda: "250 events lost" in str(log.border_subtitle), what="the lost count", timeout=30)
         assert str(log.border_subtitle).endswith("the console fell behind: 250 events lost")
+
+
+def test_countdown_text():
+    assert [countdown(s) for s in (-1, 4.25, 59.9, 65, 3599, 3600 * 3 + 240, 86400 * 2 + 3600 * 3)] == [
+        "0.0s", "4.2s", "59.9s", "1m05s", "59m59s", "3h04m", "2d03h",
+    ]

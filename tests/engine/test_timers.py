@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from muletui.engine import events
-from muletui.engine.timers import Schedule, TimerService, cron_matches
+from muletui.engine.timers import Schedule, TimerService, cron_matches, minutes_to_next_match
 
 
 def at(minute: int, hour: int = 10, day: int = 15, month: int = 6, weekday: int = 2) -> time.struct_time:
@@ -150,3 +150,30 @@ async def test_file_monitor_batches_and_no_recursion(stack, write, tmp_path):
     fires = [e for e in run.of(events.TimerFired) if e.timer_kind == "file_monitor"]
     assert fires[0].changes and all(f.index == 1 for f in fires)
     assert not run.master.signals.file_monitors.monitors[1].watching
+
+
+def test_next_matching_minute_of_a_cron_entry():
+    ten_past = time.localtime(time.mktime(at(10)))  # 10:10, a Monday in June
+    assert minutes_to_next_match((-1, -1, -1, -1, -1), ten_past, skip_current=False) == 0
+    assert minutes_to_next_match((-1, -1, -1, -1, -1), ten_past, skip_current=True) == 1
+    assert minutes_to_next_match((15, -1, -1, -1, -1), ten_past, skip_current=False) == 5
+    assert minutes_to_next_match((5, -1, -1, -1, -1), ten_past, skip_current=False) == 55
+    assert minutes_to_next_match((0, 9, -1, -1, -1), ten_past, skip_current=False) == 22 * 60 + 50
+    assert minutes_to_next_match((-15, -1, -1, -1, -1), ten_past, skip_current=False) == 5
+    assert minutes_to_next_match((61, -1, -1, -1, -1), ten_past, skip_current=False) is None  # never
+
+
+async def test_a_cron_entry_shows_when_it_fires_next():
+    clock = [1000.0]
+    now = [time.localtime(time.mktime(at(10)))]
+    service = TimerService(lambda s: None, clock=lambda: clock[0], localtime=lambda: now[0])
+    try:
+        quarter = service.add_cron(100, (15, -1, -1, -1, -1))
+        every = service.add_cron(101, (-1, -1, -1, -1, -1))  # fires at once, then next minute
+        never = service.add_cron(102, (61, -1, -1, -1, -1))
+        service.check_crons()  # the first add checked at once; the others wait for the next tick
+        assert quarter.next_at == 1000.0 + 5 * 60 and every.fires == 1 and every.next_at == 1000.0 + 60
+        assert never.next_at is None
+    finally:
+        service.close()
+

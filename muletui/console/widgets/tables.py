@@ -55,6 +55,19 @@ def activity_text(mule: MuleView) -> Text:
     return Text("idle" if activity is Activity.IDLE else "running", style="dim" if activity is Activity.IDLE else "")
 
 
+def countdown(seconds: float) -> str:
+    """``4.2s``, ``12m05s``, ``3h04m`` or ``2d03h``: time left, as precise as it is useful."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
 def _size(count: int) -> str:
     for unit in ("B", "K", "M", "G"):
         if count < 1024:
@@ -234,7 +247,7 @@ class TimerTable(DataTable):
         rows: list[tuple[str, tuple[object, ...]]] = []
         for s in schedules:
             flash = now - model.flashes.get((s.kind, s.index), -10.0) < FLASH_SECONDS
-            upcoming = "" if s.next_at is None else f"{max(0.0, s.next_at - now):.1f}s"
+            upcoming = "" if s.next_at is None else countdown(s.next_at - now)
             if s.kind == "rb_timer" and s.next_at is None:
                 upcoming = "done"
             rows.append(
@@ -245,7 +258,7 @@ class TimerTable(DataTable):
                         s.index,
                         s.signum,
                         s.spec,
-                        upcoming if s.kind != "cron" else "",
+                        upcoming,
                         s.fires,
                         *handler(s.signum),
                     ),
