@@ -69,9 +69,10 @@ class LogBuffer:
             ring.clear()
 
 
-@dataclass(frozen=True)
+@dataclass
 class MessageRecord:
-    """One row of the message history: ``kind`` is sent, received or dropped."""
+    """One row of the message history: ``kind`` is sent, received or dropped. A sent row's
+    ``fate`` goes from queued to who took it, once a mule reads it."""
 
     wall: float
     kind: str
@@ -80,6 +81,7 @@ class MessageRecord:
     size: int
     preview: str
     fate: str
+    seq: int = 0  # its place in the history, from 1
 
 
 @dataclass
@@ -117,6 +119,8 @@ class ConsoleModel:
         self.stopped_report: dict[str, tuple[int, int]] | None = None
         self.failure: str | None = None
         self._pending_seen: dict[int, int] = {}
+        self.settled: list[MessageRecord] = []  # sent rows whose fate changed, for the table to repaint
+        self._in_flight: dict[str, deque[MessageRecord]] = {}  # queue ("mule 1", "any mule", "farm f") -> sent rows
 
     # -- events ------------------------------------------------------------------------------
 
@@ -143,14 +147,17 @@ class ConsoleModel:
 
     def _apply_other(self, event: events.Event) -> None:
         if isinstance(event, events.MessageSent):
-            self._message("sent", _sender_name(event.sender), _target_name(event.target), event.size, event.preview, "queued")
+            where = _target_name(event.target)
+            record = self._message("sent", _sender_name(event.sender), where, event.size, event.preview, "queued")
+            flying = self._in_flight.setdefault(where, deque(maxlen=self.messages.maxlen))
+            flying.append(record)
         elif isinstance(event, events.MessageDropped):
             self._message(
                 "dropped", _sender_name(event.sender), _target_name(event.target), event.size, "", event.reason
             )
             self._hint_dropped(event)
         elif isinstance(event, events.MessageReceived):
-            self._message("received", f"mule {event.mule_id}", event.queue, event.size, event.preview, "received")
+            self._received(event)
             self._hint_received(event)
         elif isinstance(event, events.TimerFired):
             self.flashes[(event.timer_kind, event.index)] = event.t
@@ -159,9 +166,27 @@ class ConsoleModel:
         elif isinstance(event, events.StackFailed):
             self.failure = event.reason
 
-    def _message(self, kind: str, who: str, where: str, size: int, preview: str, fate: str) -> None:
-        self.messages.append(MessageRecord(time.time(), kind, who, where, size, preview, fate))
+    def _message(self, kind: str, who: str, where: str, size: int, preview: str, fate: str) -> MessageRecord:
         self.messages_added += 1
+        record = MessageRecord(time.time(), kind, who, where, size, preview, fate, self.messages_added)
+        self.messages.append(record)
+        return record
+
+    def _received(self, event: events.MessageReceived) -> None:
+        """A receipt settles the oldest queued send on that queue (queues are FIFO), if its size
+        and preview agree: events over the reporting budget may be missing on either side."""
+        queue = {"own": f"mule {event.mule_id}", "shared": "any mule"}.get(event.queue, f"farm {event.queue}")
+        taker = f"mule {event.mule_id}"
+        fate = "dropped: signal-mode mule, no mule_msg_hook" if event.swallowed else "received"
+        flying = self._in_flight.get(queue)
+        if flying:
+            sent = flying[0]
+            if sent.size == event.size and sent.preview == event.preview:
+                flying.popleft()
+                sent.fate = f"dropped by {taker}: signal mode, no mule_msg_hook" if event.swallowed else f"received by {taker}"
+                self.settled.append(sent)
+                fate += f" (from {sent.who})"
+        self._message("received", taker, event.queue, event.size, event.preview, fate)
 
     def _hint_dropped(self, event: events.MessageDropped) -> None:
         where = _target_name(event.target)

@@ -173,6 +173,7 @@ class MessageReceived(Event):
     size: int
     preview: str
     maybe_truncated: bool
+    swallowed: bool = False  # read by a signal-mode mule without mule_msg_hook, which drops it
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,14 @@ def report_event(report: reports.Report) -> events.Event | None:
         _k, slot, target, size, reason = report
         return events.MessageDropped(sender=slot, target=target, size=size, reason=reason)
     if kind == reports.RECEIVED:
-        _k, slot, queue, size, preview, buffer_size = report
+        _k, slot, queue, size, preview, buffer_size, swallowed = report
         return events.MessageReceived(
-            mule_id=slot, queue=queue, size=size, preview=reports.preview_text(preview), maybe_truncated=size == buffer_size
+            mule_id=slot,
+            queue=queue,
+            size=size,
+            preview=reports.preview_text(preview),
+            maybe_truncated=size == buffer_size,
+            swallowed=swallowed,
         )
     if kind == reports.WARNING:
         return events.StackWarning(text=report[2], mule_id=report[1])

@@ -225,11 +225,12 @@ _TIMEOUT = object()
 _SIGNAL = object()
 
 
-def received(data: bytes, queue: str, buffer_size: int) -> bytes:
-    """Count a message this mule read, and report it if the master asks."""
+def received(data: bytes, queue: str, buffer_size: int, swallowed: bool = False) -> bytes:
+    """Count a message this mule read, and report it if the master asks; ``swallowed``: a
+    signal-mode mule without ``mule_msg_hook`` read it only to drop it."""
     _words[_i_in] += 1
     if _words[_EVENTS] and _admit():
-        _post((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size))
+        _post((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size, swallowed))
     return data
 
 
@@ -374,10 +375,11 @@ def in_farm(name: object = _OMITTED, /) -> bool | None:
     return None
 
 
-def read_for_signal_loop(fd: int, queue: str) -> bytes | None:
-    """One datagram for the signal-mode loop (64 KiB buffer), or ``None`` if another reader won."""
+def read_for_signal_loop(fd: int, queue: str, hooked: bool) -> bytes | None:
+    """One datagram for the signal-mode loop (64 KiB buffer), or ``None`` if another reader won;
+    ``hooked``: the app set ``uwsgi.mule_msg_hook`` (else the loop drops what it reads)."""
     try:
         data = os.read(fd, RECEIVE_BUFFER)
     except BlockingIOError:
         return None
-    return received(data, queue, RECEIVE_BUFFER)
+    return received(data, queue, RECEIVE_BUFFER, swallowed=not hooked)

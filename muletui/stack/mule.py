@@ -161,10 +161,10 @@ def _signal_loop(uwsgi: ModuleType) -> None:
             if fd in signal_fds:
                 signals.take(fd)
                 continue
-            data = messaging.read_for_signal_loop(fd, queues[fd])
+            hook = getattr(uwsgi, "mule_msg_hook", None)
+            data = messaging.read_for_signal_loop(fd, queues[fd], hooked=hook is not None)
             if data is None:
                 continue
-            hook = getattr(uwsgi, "mule_msg_hook", None)
             if hook is None:
                 log(f"*** mule {mule_id} received a {len(data)} bytes message ***")
                 continue

@@ -19,7 +19,7 @@ from muletui.console.app import MuleConsole
 from muletui.console.commands import StackCommands
 from muletui.console.model import LogLine
 from muletui.console.widgets.log_view import LogView
-from muletui.console.widgets.tables import MuleTable, SignalTable, TimerTable, countdown
+from muletui.console.widgets.tables import MessageTable, MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
 from muletui.engine.lifecycle import MuleState
 
@@ -287,3 +287,38 @@ def test_countdown_text():
     assert [countdown(s) for s in (-1, 4.25, 59.9, 65, 3599, 3600 * 3 + 240, 86400 * 2 + 3600 * 3)] == [
         "0.0s", "4.2s", "59.9s", "1m05s", "59m59s", "3h04m", "2d03h",
     ]
+
+
+async def test_message_history_tells_each_messages_fate(console, tmp_path):
+    late = tmp_path / "late.py"
+    late.write_text(
+        "import os, time, uwsgi\n"
+        "while not os.path.exists('read-now'):\n"
+        "    time.sleep(0.02)\n"
+        "while True:\n"
+        "    print('late got', uwsgi.mule_get_msg(), flush=True)\n"
+    )
+    app = console(f"--mule={late}", "--mule")  # mule 2: signal mode, and the app sets no mule_msg_hook
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid and app.master.mules[2].pid, what="2 mules")
+        await pilot.press("2")  # the messages tab
+        table = app.query_one(MessageTable)
+
+        def fates() -> list[tuple[str, str, str]]:
+            return sorted(
+                (str(table.get_cell(key, "what")), str(table.get_cell(key, "message")), str(table.get_cell(key, "fate")))
+                for key in table.rows
+            )
+
+        app.master.send_message(b"for the late one", 1)
+        await until(pilot, lambda: fates() == [("sent", "for the late one", "queued")], what="the queued row")
+        (tmp_path / "read-now").touch()  # the row is on screen: now its fate changes in place
+        await until(pilot, lambda: "late got b'for the late one'" in log_texts(app), what="the read")
+        app.master.send_message(b"into the void", 2)
+        expected = [
+            ("received", "for the late one", "received (from console)"),
+            ("received", "into the void", "dropped: signal-mode mule, no mule_msg_hook (from console)"),
+            ("sent", "for the late one", "received by mule 1"),
+            ("sent", "into the void", "dropped by mule 2: signal mode, no mule_msg_hook"),
+        ]
+        await until(pilot, lambda: fates() == expected, what="every fate settled")

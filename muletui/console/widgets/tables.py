@@ -146,6 +146,9 @@ class MuleTable(DataTable):
         return f"{100 * (mule.cpu_seconds - previous[1]) / (now - previous[0]):.0f}%"
 
 
+_KIND_STYLE = {"sent": "green", "received": "cyan", "dropped": "bold red"}
+
+
 class MessageTable(DataTable):
     COLUMNS = ("time", "what", "who", "where", "bytes", "message", "fate")
 
@@ -156,6 +159,10 @@ class MessageTable(DataTable):
         self._seen = 0
 
     def paint(self, model: ConsoleModel) -> None:
+        settled, model.settled = model.settled, []
+        for record in settled:
+            if str(record.seq) in self.rows:
+                self.update_cell(str(record.seq), "fate", Text(record.fate, style=_KIND_STYLE[record.kind]))
         fresh_count = model.messages_added - self._seen
         if not fresh_count:
             return
@@ -167,7 +174,7 @@ class MessageTable(DataTable):
         else:
             fresh = records[-fresh_count:]
         for record in fresh:
-            style = {"sent": "green", "received": "cyan", "dropped": "bold red"}[record.kind]
+            style = _KIND_STYLE[record.kind]
             self.add_row(
                 time.strftime("%H:%M:%S", time.localtime(record.wall)),
                 Text(record.kind, style=style),
@@ -176,6 +183,7 @@ class MessageTable(DataTable):
                 record.size,
                 Text(record.preview),
                 Text(record.fate, style=style),
+                key=str(record.seq),
             )
         self.move_cursor(row=self.row_count - 1)
 
