@@ -75,6 +75,13 @@ def files(tmp_path: Path) -> tuple[str, str, Path]:
     return str(tmp_path / "app.py"), str(tmp_path / "echo.py"), watched
 
 
+def deaf_mule(tmp_path: Path) -> str:
+    """A programmed mule that never reads its queue."""
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text("import time\ntime.sleep(60)\n")
+    return str(deaf)
+
+
 def log_texts(app: MuleConsole) -> list[str]:
     return [line.text for line in app.model.log.all]
 
@@ -167,9 +174,7 @@ async def test_log_filter_source_and_follow(console, tmp_path):
 
 
 async def test_quitting_stops_the_stack_and_reports_what_was_left(console, tmp_path):
-    deaf = tmp_path / "deaf.py"
-    deaf.write_text("import time\ntime.sleep(60)\n")
-    app = console(f"--mule={deaf}")
+    app = console(f"--mule={deaf_mule(tmp_path)}")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
         root = app.master.root_pid
@@ -220,9 +225,7 @@ async def test_every_tab_and_help_render_at_small_and_large_sizes(console, tmp_p
 async def test_an_ended_console_can_be_collected(tmp_path):
     """The app freezes what exists at start out of full collections; once it ends it thaws them,
     or every console run in one process (tests, benchmarks) would keep its whole widget tree."""
-    deaf = tmp_path / "deaf.py"
-    deaf.write_text("import time\ntime.sleep(60)\n")
-    plan = build(parse_argv([f"--mule={deaf}"]))
+    plan = build(parse_argv([f"--mule={deaf_mule(tmp_path)}"]))
     plan.stack.chdir = str(tmp_path)
 
     async def run_once() -> tuple[weakref.ref[MuleConsole], int]:
@@ -268,9 +271,7 @@ async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_st
 
 
 async def test_events_the_console_could_not_keep_up_with_are_counted_on_screen(console, tmp_path):
-    deaf = tmp_path / "deaf.py"
-    deaf.write_text("import time\ntime.sleep(60)\n")
-    app = console(f"--mule={deaf}")
+    app = console(f"--mule={deaf_mule(tmp_path)}")
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
         await pilot.pause(0.3)  # the start-up events are folded in: the subscription is empty
