@@ -74,7 +74,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         Binding("5", "tab('tab-locks')", "Locks", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # as in headless: stop the tree
+        Binding("ctrl+c", "quit", "Quit", show=False),  # as in headless; an input with a selection copies
     ]
 
     def __init__(
@@ -379,7 +379,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     def _watch_process_signals(self, on: bool) -> None:
         """As headless: SIGTERM and SIGQUIT stop the stack and quit, SIGHUP reloads the mules.
-        (SIGINT is Textual's: it quits, and quitting stops the stack.)"""
+        (SIGINT ends the app through asyncio's own handling, and leaving stops the stack.)"""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             if on:
@@ -398,6 +398,6 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     async def on_unmount(self) -> None:
         """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
-        self._watch_process_signals(False)
         await self._stop_stack()
+        self._watch_process_signals(False)  # after the stop: a second SIGTERM meanwhile is ours
         gc.unfreeze()  # the app's objects, frozen at start, may be collected once it is gone

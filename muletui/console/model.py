@@ -104,6 +104,11 @@ def _sender_name(sender: int) -> str:
     return "console" if sender < 0 else ("master" if sender == 0 else f"mule {sender}")
 
 
+#: How many queued sends a receipt is compared with: reports over the budget may be missing,
+#: and readers of a shared or farm queue report in their own order.
+_SETTLE_LOOKAHEAD = 8
+
+
 class ConsoleModel:
     """Everything the console shows that is not read live from the engine."""
 
@@ -119,7 +124,8 @@ class ConsoleModel:
         self.stopped_report: dict[str, tuple[int, int]] | None = None
         self.failure: str | None = None
         self._pending_seen: dict[int, int] = {}
-        self.settled: list[MessageRecord] = []  # sent rows whose fate changed, for the table to repaint
+        # sent rows whose fate changed, for the table to repaint (past the cap it rebuilds anyway)
+        self.settled: deque[MessageRecord] = deque(maxlen=history_cap)
         self._in_flight: dict[str, deque[MessageRecord]] = {}  # queue ("mule 1", "any mule", "farm f") -> sent rows
 
     # -- events ------------------------------------------------------------------------------
@@ -172,20 +178,30 @@ class ConsoleModel:
         self.messages.append(record)
         return record
 
+    def _settle(self, queue: str, event: events.MessageReceived) -> MessageRecord | None:
+        """Take the queued send this receipt read: the oldest of the first few that agree in
+        size (or in the read part, when truncated) and preview; ``None`` if none does."""
+        flying = self._in_flight.get(queue)
+        if not flying:
+            return None
+        for index, sent in enumerate(list(flying)[:_SETTLE_LOOKAHEAD]):
+            sized = sent.size == event.size or (event.maybe_truncated and sent.size >= event.size)
+            if sized and (sent.preview.startswith(event.preview) or event.preview.startswith(sent.preview)):
+                del flying[index]
+                return sent
+        return None
+
     def _received(self, event: events.MessageReceived) -> None:
         """A receipt settles the oldest queued send on that queue (queues are FIFO), if its size
         and preview agree: events over the reporting budget may be missing on either side."""
         queue = {"own": f"mule {event.mule_id}", "shared": "any mule"}.get(event.queue, f"farm {event.queue}")
         taker = f"mule {event.mule_id}"
         fate = "dropped: signal-mode mule, no mule_msg_hook" if event.swallowed else "received"
-        flying = self._in_flight.get(queue)
-        if flying:
-            sent = flying[0]
-            if sent.size == event.size and sent.preview == event.preview:
-                flying.popleft()
-                sent.fate = f"dropped by {taker}: signal mode, no mule_msg_hook" if event.swallowed else f"received by {taker}"
-                self.settled.append(sent)
-                fate += f" (from {sent.who})"
+        sent = self._settle(queue, event)
+        if sent is not None:
+            sent.fate = f"dropped by {taker}: signal mode, no mule_msg_hook" if event.swallowed else f"received by {taker}"
+            self.settled.append(sent)
+            fate += f" (from {sent.who})"
         self._message("received", taker, event.queue, event.size, event.preview, fate)
 
     def _hint_dropped(self, event: events.MessageDropped) -> None:

@@ -66,9 +66,16 @@ def minutes_to_next_match(fields: tuple[int, int, int, int, int], now: time.stru
     """Whole minutes from ``now``'s minute to the next one ``fields`` match (0: this one),
     within :data:`CRON_HORIZON_MINUTES`; ``None`` if none does."""
     minute_start = time.mktime(now) - now.tm_sec
-    for ahead in range(1 if skip_current else 0, CRON_HORIZON_MINUTES):
-        if cron_matches(fields, time.localtime(minute_start + 60 * ahead)):
+    any_minute = (-1, *fields[1:])
+    ahead = 1 if skip_current else 0
+    while ahead < CRON_HORIZON_MINUTES:
+        moment = time.localtime(minute_start + 60 * ahead)
+        if not cron_matches(any_minute, moment):
+            ahead += 60 - moment.tm_min  # no minute of this hour can match: on to the next hour
+        elif cron_matches(fields, moment):
             return ahead
+        else:
+            ahead += 1
     return None
 
 

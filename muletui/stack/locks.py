@@ -195,6 +195,8 @@ def is_locked(*args: object, **kwargs: object) -> bool:
         os.close(fd)
     if int.from_bytes(answer[:2], "little", signed=True) != fcntl.F_UNLCK:
         return True
+    if _context.stats.lock_holder(lock_id)[0] != holder_pid or _process_alive(holder_pid):
+        return False  # a live holder let go meanwhile
     if (lock_id, holder_pid) not in _dead_holders_warned:  # recorded, yet free: the holder died
         _dead_holders_warned.add((lock_id, holder_pid))
         warn(
@@ -206,3 +208,13 @@ def is_locked(*args: object, **kwargs: object) -> bool:
 
 
 _dead_holders_warned: set[tuple[int, int]] = set()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -485,3 +485,36 @@ async def test_detail_events_report_lock_operations(stack, write):
         assert [e.operation for e in mine] == expected
         assert {(e.lock, e.thread) for e in mine} == {(1, tids[mule_id])}
     assert len(ops) == 5
+
+
+async def test_is_locked_does_not_call_a_live_holder_dead(stack, write):
+    """is_locked() racing a live holder's unlock() sees a free lock with a holder recorded: no warning."""
+    churn = write(
+        "churn.py",
+        """
+        import time, uwsgi
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            uwsgi.lock(1)
+            uwsgi.unlock(1)
+        print("churned", flush=True)
+        time.sleep(60)
+        """,
+    )
+    probe = write(
+        "probe.py",
+        """
+        import time, uwsgi
+        end = time.monotonic() + 2
+        answers = set()
+        while time.monotonic() < end:
+            answers.add(uwsgi.is_locked(1))
+        print("probed", sorted(answers), flush=True)
+        time.sleep(60)
+        """,
+    )
+    run = await stack(f"--mule={churn}", f"--mule={probe}", "--locks", "1")
+    await run.line("^probed", mule_id=2, timeout=20)
+    await run.line("^churned", mule_id=1, timeout=20)
+    assert run.texts(2) == ["probed [False, True]"]  # it saw both states, and said nothing else
+    assert not run.of(events.StackWarning)

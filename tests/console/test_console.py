@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import re
 import time
 import weakref
 from pathlib import Path
@@ -280,8 +281,9 @@ async def test_events_the_console_could_not_keep_up_with_are_counted_on_screen(c
         for _ in range(100_000 + 250):  # one burst, faster than any consumer: the subscription is full
             app.bus.publish(line)
         log = app.query_one(LogView)
-        await until(pilot, lambda: "250 events lost" in str(log.border_subtitle), what="the lost count", timeout=30)
-        assert str(log.border_subtitle).endswith("the console fell behind: 250 events lost")
+        lost = re.compile(r"the console fell behind: (\d+) events lost$")
+        await until(pilot, lambda: lost.search(str(log.border_subtitle)), what="the lost count", timeout=30)
+        assert int(lost.search(str(log.border_subtitle))[1]) >= 250  # (start-up events may add a few)
 
 
 def test_countdown_text():
@@ -323,3 +325,14 @@ async def test_message_history_tells_each_messages_fate(console, tmp_path):
             ("sent", "into the void", "dropped by mule 2: signal mode, no mule_msg_hook"),
         ]
         await until(pilot, lambda: fates() == expected, what="every fate settled")
+
+
+async def test_ctrl_c_quits_and_stops_the_stack(console, tmp_path):
+    app = console(f"--mule={deaf_mule(tmp_path)}")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
+        app.query_one(MuleTable).focus()
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.5)
+    assert app.return_value == {}  # quit through action_quit: the stack was stopped, nothing was queued
+

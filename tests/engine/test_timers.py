@@ -161,6 +161,8 @@ def test_next_matching_minute_of_a_cron_entry():
     assert minutes_to_next_match((0, 9, -1, -1, -1), ten_past, skip_current=False) == 22 * 60 + 50
     assert minutes_to_next_match((-15, -1, -1, -1, -1), ten_past, skip_current=False) == 5
     assert minutes_to_next_match((61, -1, -1, -1, -1), ten_past, skip_current=False) is None  # never
+    assert minutes_to_next_match((0, 0, 29, 2, -1), ten_past, skip_current=False) is None  # not within 31 days
+    assert minutes_to_next_match((30, 3, -1, -1, -1), ten_past, skip_current=False) == 17 * 60 + 20  # hours skipped
 
 
 async def test_a_cron_entry_shows_when_it_fires_next():

@@ -159,7 +159,8 @@ class MessageTable(DataTable):
         self._seen = 0
 
     def paint(self, model: ConsoleModel) -> None:
-        settled, model.settled = model.settled, []
+        settled = list(model.settled)
+        model.settled.clear()
         for record in settled:
             if str(record.seq) in self.rows:
                 self.update_cell(str(record.seq), "fate", Text(record.fate, style=_KIND_STYLE[record.kind]))
