@@ -447,6 +447,7 @@ async def test_a_failing_postfork_hook_is_printed_and_the_mule_goes_on(stack, wr
     run.master.send_message(mulefunc_call("ping"), 2)
     await run.line("^ping in mule 2$", mule_id=2, timeout=3)
     await run.line("^program runs$", mule_id=1, timeout=3)
+    await run.line("^RuntimeError: boom in mule 1$", mule_id=1)  # stderr may trail stdout
     assert stream(run, 1, "err")[-1] == "RuntimeError: boom in mule 1"
     assert not run.matching("^OOOPS") and not run.matching("^postfork after")
 

@@ -23,6 +23,12 @@ def stream(run, mule_id: int, name: str) -> list[str]:
     return [text for mid, s, text in run.lines if mid == mule_id and s == name]
 
 
+async def errors(run, mule_id: int, count: int = 1) -> list[str]:
+    """A mule's stderr lines once ``count`` have come: they may trail a later stdout line."""
+    await run.until(lambda: len(stream(run, mule_id, "err")) >= count, what=f"{count} stderr lines of mule {mule_id}")
+    return stream(run, mule_id, "err")
+
+
 SHOW = """
 import uwsgi
 def show(label, call):
@@ -204,7 +210,7 @@ async def test_ownership_is_per_thread(stack, write):
         "foreign thread got lock 2; main had released: True",  # ... but the lock stayed held
         "before second lock()",
     ]
-    assert stream(run, 1, "err") == [f"[muletui] {DOUBLE_LOCK}"]
+    assert await errors(run, 1) == [f"[muletui] {DOUBLE_LOCK}"]
     assert [(w.mule_id, w.text) for w in run.of(events.StackWarning)] == [(1, DOUBLE_LOCK)]
 
 
@@ -340,7 +346,7 @@ async def test_holder_exits_while_holding(stack, write):
     assert await run.line("^is_locked", mule_id=2) == ["is_locked(1) -> False"]
     run.master.send_message(b"go", 3)
     await run.line("^locked and unlocked again", mule_id=3)
-    assert stream(run, 3, "err") == [RECOVERING]
+    assert await errors(run, 3) == [RECOVERING]
     assert stream(run, 3, "out") == [
         "lock(1) -> None",
         "acquired after 0.0s",
@@ -350,7 +356,7 @@ async def test_holder_exits_while_holding(stack, write):
     ]
     assert stream(run, 2, "out") == ["is_locked(1) -> False"]
     # no recovery line (is_locked() took nothing), but a warning naming what uWSGI would do
-    [warning] = stream(run, 2, "err")
+    [warning] = await errors(run, 2)
     assert re.fullmatch(
         r"\[muletui\] is_locked\(1\): its holder \(pid \d+\) died holding it\. uWSGI's is_locked\(\) would take "
         r"the lock and never release it, so every later lock\(\) would block forever; muletui answers False "
@@ -384,7 +390,7 @@ async def test_holder_killed_while_holding(stack, write):
     assert run.of(events.MuleExited)[0].signal == "SIGKILL"
     run.master.send_message(b"go", 2)
     await run.line("^acquired", mule_id=2)
-    assert stream(run, 2, "err") == [RECOVERING]
+    assert await errors(run, 2) == [RECOVERING]
     assert stream(run, 2, "out") == ["acquired after 0.0s"]
 
 
@@ -417,7 +423,7 @@ async def test_recovery_is_logged_even_after_a_foreign_unlock(stack, write):
     await run.line(r"^OOOPS mule 1 ", mule_id=0)
     run.master.send_message(b"go", 3)
     await run.line("^acquired", mule_id=3)
-    assert stream(run, 3, "err") == [RECOVERING]
+    assert await errors(run, 3) == [RECOVERING]
 
 
 THREAD_DIES_HOLDING = """
@@ -440,7 +446,7 @@ async def test_lock_of_a_thread_that_ended_is_recovered(stack, write):
     run = await stack(f"--mule={write('thread_dies.py', THREAD_DIES_HOLDING)}", "--locks", "2")
     await run.line("^thread holds lock 2", mule_id=1)
     await run.line("^main got lock 2", mule_id=1, timeout=3)
-    assert stream(run, 1, "err") == [RECOVERING]
+    assert await errors(run, 1) == [RECOVERING]
 
 
 async def test_detail_events_report_lock_operations(stack, write):
