@@ -136,9 +136,9 @@ class ConsoleModel:
             if isinstance(event, events.OutputLines):
                 log_lines += [LogLine(line.wall, event.mule_id, event.stream, line.text) for line in event.lines]
             elif isinstance(event, events.MasterLog):
-                log_lines.append(LogLine(time.time(), MASTER, "sys", event.text))
+                log_lines.append(LogLine(event.wall, MASTER, "sys", event.text))  # published, not applied
             elif isinstance(event, events.StackWarning):
-                log_lines.append(LogLine(time.time(), event.mule_id, "sys", f"muletui warning: {event.text}"))
+                log_lines.append(LogLine(event.wall, event.mule_id, "sys", f"muletui warning: {event.text}"))
                 if "crashing in a loop" in event.text:
                     self.hint(
                         f"loop{event.mule_id}",

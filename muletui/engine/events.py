@@ -11,6 +11,11 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 
+def _wall_now() -> float:
+    """``time.time()``, looked up at each call (so a test can freeze the wall clock)."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Event:
     """Base class; subclasses set ``kind``."""
@@ -64,6 +69,7 @@ class MasterLog(Event):
 
     kind: ClassVar[str] = "master_log"
     text: str
+    wall: float = field(default_factory=_wall_now, kw_only=True)  # epoch seconds, as output lines have
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class StackWarning(Event):
     kind: ClassVar[str] = "warning"
     text: str
     mule_id: int = 0
+    wall: float = field(default_factory=_wall_now, kw_only=True)  # epoch seconds, as output lines have
 
 
 @dataclass(frozen=True)

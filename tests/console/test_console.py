@@ -18,7 +18,7 @@ from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
 from muletui.console.commands import StackCommands
-from muletui.console.model import LogLine
+from muletui.console.model import ConsoleModel, LogLine
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MessageTable, MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
@@ -336,3 +336,15 @@ async def test_ctrl_c_quits_and_stops_the_stack(console, tmp_path):
         await pilot.pause(0.5)
     assert app.return_value == {}  # quit through action_quit: the stack was stopped, nothing was queued
 
+
+
+def test_master_lines_keep_the_time_they_were_published():
+    """Stamped when the master published them, not when the console got round to them: else a
+    master line could show a later time than the mule lines after it."""
+    model = ConsoleModel()
+    spawned = events.MasterLog(text="spawned uWSGI mule 1 (pid: 4001)", wall=1000.0)
+    said = events.OutputLines(mule_id=1, stream="out", lines=(events.OutputLine(0.0, 1000.5, "hi"),))
+    model.apply([spawned, said])
+    assert [(line.wall, line.text) for line in model.log.all] == [
+        (1000.0, "spawned uWSGI mule 1 (pid: 4001)"), (1000.5, "hi")
+    ]
