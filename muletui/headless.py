@@ -45,9 +45,9 @@ class Printer:
                 for line in event.lines:
                     parts.append(self._prefix(line.wall, event.mule_id, mark) + line.text + "\n")
             elif isinstance(event, events.MasterLog):
-                parts.append(self._prefix(time.time(), 0, "|") + event.text + "\n")
+                parts.append(self._prefix(event.wall, 0, "|") + event.text + "\n")
             elif isinstance(event, events.StackWarning):
-                parts.append(self._prefix(time.time(), 0, "!") + "muletui warning: " + event.text + "\n")
+                parts.append(self._prefix(event.wall, 0, "!") + "muletui warning: " + event.text + "\n")
         if parts:
             self._out.write("".join(parts))
             self._out.flush()

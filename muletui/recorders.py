@@ -46,7 +46,7 @@ class LogFileWriter:
                 self._file.write(f"{_stamp(line.wall)} {name} {event.stream} {line.text}\n")
         elif isinstance(event, events.MasterLog | events.StackWarning):
             tag = "log" if isinstance(event, events.MasterLog) else "warning"
-            self._file.write(f"{_stamp(time.time())} master {tag} {event.text}\n")
+            self._file.write(f"{_stamp(event.wall)} master {tag} {event.text}\n")
 
     def close(self) -> None:
         self._file.close()

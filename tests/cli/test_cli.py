@@ -6,6 +6,7 @@ fails the test if a mule or a stack root it was told about outlives muletui.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,6 +19,9 @@ from conftest import children_of, wait_gone
 
 import muletui
 from muletui import UWSGI_VERSION
+from muletui.engine import events
+from muletui.headless import Printer
+from muletui.recorders import LogFileWriter
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -217,6 +221,34 @@ def test_duration_stops_by_itself(cli, stack_files):
     assert re.search(line("master", "goodbye to uWSGI."), run.output)
     assert "SIGINT/SIGTERM received" not in run.output
     assert wait_gone(run.pids()) == []
+
+
+def test_headless_lines_carry_the_time_of_their_event(tmp_path):
+    """Master lines carry the time they were published, mule lines the time they were read;
+    printing later must not restamp them (it made times go backwards)."""
+    out = io.StringIO()
+    at = time.mktime((2026, 11, 29, 12, 0, 0, 0, 0, -1))
+    batch = [
+        events.MasterLog(text="spawned uWSGI mule 1 (pid: 4001)", wall=at),
+        events.OutputLines(mule_id=1, stream="out", lines=(events.OutputLine(0.0, at + 0.25, "hi"),)),
+        events.StackWarning(text="careful", mule_id=1, wall=at + 0.5),
+    ]
+    Printer(out).write(batch)
+    assert out.getvalue().splitlines() == [
+        "12:00:00.000 master  | spawned uWSGI mule 1 (pid: 4001)",
+        "12:00:00.250 mule 1  | hi",
+        "12:00:00.500 master  ! muletui warning: careful",
+    ]
+    log = tmp_path / "log.txt"
+    writer = LogFileWriter(str(log))
+    for event in batch:
+        writer(event)
+    writer.close()
+    assert log.read_text().splitlines() == [
+        "2026-11-29 12:00:00.000 master log spawned uWSGI mule 1 (pid: 4001)",
+        "2026-11-29 12:00:00.250 mule 1 out hi",
+        "2026-11-29 12:00:00.500 master warning careful",
+    ]
 
 
 def test_a_mule_ignoring_sigint_is_killed_after_the_grace(cli, write):
