@@ -38,6 +38,7 @@ from muletui.config.builder import Plan
 from muletui.console.commands import StackCommands
 from muletui.console.help import HelpScreen
 from muletui.console.model import ConsoleModel
+from muletui.console.tabs import TABS
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
 from muletui.engine import events
@@ -67,11 +68,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         Binding("f", "follow", "Follow", show=False),
         Binding("t", "toggle_time", "Time", show=False),
         Binding("c", "clear_log", "Clear", show=False),
-        Binding("1", "tab('tab-log')", "Log", show=False),
-        Binding("2", "tab('tab-messages')", "Messages", show=False),
-        Binding("3", "tab('tab-signals')", "Signals", show=False),
-        Binding("4", "tab('tab-timers')", "Timers", show=False),
-        Binding("5", "tab('tab-locks')", "Locks", show=False),
+        *(Binding(key, f"tab({pane!r})", title, show=False) for key, title, pane in TABS),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),  # as in headless; an input with a selection copies

@@ -9,18 +9,10 @@ from typing import TYPE_CHECKING
 
 from textual.command import Hit, Hits, Provider
 
+from muletui.console.tabs import TABS
+
 if TYPE_CHECKING:
     from muletui.console.app import MuleConsole
-
-
-#: The console's tabs: key, title, pane id.
-_TABS = (
-    ("1", "log", "tab-log"),
-    ("2", "messages", "tab-messages"),
-    ("3", "signals", "tab-signals"),
-    ("4", "timers", "tab-timers"),
-    ("5", "locks & farms", "tab-locks"),
-)
 
 
 class StackCommands(Provider):
@@ -37,7 +29,7 @@ class StackCommands(Provider):
             ("log: toggle timestamps", app.action_toggle_time, "t"),
             ("log: clear", app.action_clear_log, "c: empty the log buffers"),
             ("signal: raise a signal by number", app.action_raise_signal, "g: with a preview of its target"),
-            *((f"view: {title}", partial(app.action_tab, pane), key) for key, title, pane in _TABS),
+            *((f"view: {title.lower()}", partial(app.action_tab, pane), key) for key, title, pane in TABS),
             ("help: every key", app.action_help, "?"),
             ("quit: stop the stack and quit", app.action_quit, "q"),
         ]
