@@ -8,16 +8,16 @@ mules go). ``SOURCE`` is ``master`` or ``mule N``. Colours only when stdout is a
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from typing import TextIO
 
 from muletui.config.builder import Plan
 from muletui.engine import events
-from muletui.engine.bus import EventBus, Subscription
-from muletui.engine.master import Master, StackStartError, StackState
-from muletui.recorders import EventsWriter, LogFileWriter, source_name
+from muletui.engine.bus import Subscription
+from muletui.engine.master import StackStartError, StackState
+from muletui.recorders import source_name
+from muletui.session import HangUp, RecordError, StackSession
 
 _COLOURS = (36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96)
 
@@ -68,54 +68,38 @@ async def _print_forever(subscription: Subscription, printer: Printer) -> None:
 
 async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
     """Run the stack until a signal, ``--duration`` or a fatal failure; the exit status."""
-    bus = EventBus()
-    recorders: list[EventsWriter | LogFileWriter] = []
-    if plan.run.events_file:
-        recorders.append(EventsWriter(plan.run.events_file))
-    if plan.run.log_file:
-        recorders.append(LogFileWriter(plan.run.log_file))
-    for recorder in recorders:
-        bus.add_sink(recorder)
     printer = Printer(out)
+    try:
+        session = StackSession(plan, HangUp.RELOAD, detail_events=bool(plan.run.events_file))
+    except RecordError as error:
+        print(f"muletui: {error}", file=sys.stderr)
+        return 1
     for warning in plan.warnings:
         printer.notice(f"muletui warning: {warning}")
-    subscription = bus.subscribe(kinds=(events.OutputLines, events.MasterLog, events.StackWarning))
+    subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, events.StackWarning))
     printing = asyncio.create_task(_print_forever(subscription, printer))
-    master = Master(plan.stack, bus, detail_events=bool(plan.run.events_file))
-    stop_requested = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_stop_signal() -> None:
-        master.bus.publish(events.MasterLog(text="SIGINT/SIGTERM received...killing workers..."))
-        stop_requested.set()
-
-    def on_reload_signal() -> None:
-        master.bus.publish(events.MasterLog(text="SIGHUP received: reloading mules..."))
-        master.reload_mules()
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
-        loop.add_signal_handler(signum, on_stop_signal)
-    loop.add_signal_handler(signal.SIGHUP, on_reload_signal)
+    session.watch_process_signals()
+    duration = None
+    if plan.run.duration is not None:  # from the start: an app that hangs at import is stopped too
+        duration = asyncio.get_running_loop().call_later(plan.run.duration, session.request_stop)
     status = 0
     try:
         try:
-            await master.start()
+            await session.start()
         except StackStartError as error:
             printer.notice(f"muletui: {error}")
             status = 1
         else:
-            waiters = [asyncio.ensure_future(stop_requested.wait()), asyncio.ensure_future(master.wait_stopped())]
-            await asyncio.wait(waiters, timeout=plan.run.duration, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            failed = master.state is StackState.FAILED
-            await master.stop()
-            status = 1 if failed else 0
+            ended = asyncio.ensure_future(session.master.wait_stopped())
+            asked = asyncio.ensure_future(session.wait_stop_request())
+            await asyncio.wait((ended, asked), return_when=asyncio.FIRST_COMPLETED)
+            ended.cancel()
+            asked.cancel()
+            status = 1 if session.master.state is StackState.FAILED else 0
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
-        bus.close()
+        if duration is not None:
+            duration.cancel()
+        session.unwatch_process_signals()
+        await session.close()
         await printing
-        for recorder in recorders:
-            recorder.close()
     return status

@@ -7,10 +7,8 @@ directly (same loop). Quitting stops the stack and reports what was left queued.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import gc
-import signal
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,6 +18,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
+from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -36,15 +37,14 @@ from textual.widgets import (
 
 from muletui.config.builder import Plan
 from muletui.console.commands import StackCommands
+from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
 from muletui.console.help import HelpScreen
 from muletui.console.model import ConsoleModel
 from muletui.console.tabs import TABS
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
-from muletui.engine import events
-from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
-from muletui.recorders import EventsWriter, LogFileWriter
+from muletui.session import HangUp, StackSession
 
 PAINT_HZ = 12
 SNAPSHOT_EVERY = 3  # paints per snapshot: 4 Hz
@@ -77,21 +77,19 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def __init__(
         self, plan: Plan, *, log_cap: int = 10_000, master: Master | None = None, clock: bool = True
     ) -> None:
-        """``master``: an already built master on :attr:`bus` (tests pass a scripted one);
-        ``clock``: show the time in the header (snapshot tests turn it off)."""
+        """``master``: an already built master (tests pass a scripted one); ``clock``: show the
+        time in the header (snapshot tests turn it off).
+
+        Raises :class:`~muletui.session.RecordError` when a record file cannot be opened.
+        """
         super().__init__()
         self.plan = plan
         self._clock = clock
         self.model = ConsoleModel(log_cap=log_cap)
-        self.bus = EventBus()
-        self._recorders: list[EventsWriter | LogFileWriter] = []
-        if plan.run.events_file:
-            self._recorders.append(EventsWriter(plan.run.events_file))
-        if plan.run.log_file:
-            self._recorders.append(LogFileWriter(plan.run.log_file))
-        for recorder in self._recorders:
-            self.bus.add_sink(recorder)
-        self.master = master or Master(plan.stack, self.bus, detail_events=True)
+        self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True)
+        self.bus = self.session.bus
+        self.master = self.session.master
+        self.user_gone = False  # the terminal or browser went away: nobody reads what is printed
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
@@ -132,10 +130,20 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         """The console's own screen, also while a modal screen (help, palette) is on top."""
         return self.screen_stack[0]
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, made to notice when the terminal or the browser goes away."""
+        chosen = super().get_driver_class()
+        if chosen is LinuxDriver:
+            return TerminalDriver
+        if chosen is WebDriver:
+            return BrowserDriver
+        return chosen
+
     def on_mount(self) -> None:
         self._main.query_one("#filter", Input).display = False
         self.sub_title = "starting the stack…"
-        self._watch_process_signals(True)
+        self.session.watch_process_signals()
+        self._quit_when_asked()
         self._run_stack()
         self._painter = self.set_interval(1 / PAINT_HZ, self._paint)
         if self.plan.run.duration is not None:
@@ -147,7 +155,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     async def _run_stack(self) -> None:
         """Start the master in this loop (its thread must outlive the stack), then fold events."""
         try:
-            await self.master.start()
+            await self.session.start()
         except StackStartError as error:
             self.sub_title = "the stack could not start"
             self.model.failure = str(error)
@@ -159,6 +167,17 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         while batch := await self._subscription.batch():
             self.model.apply(batch)
             self.model.log.events_lost = self._subscription.dropped
+
+    @work(group="stop")
+    async def _quit_when_asked(self) -> None:
+        """A process signal or a lost terminal asked the session to stop: quit as ``q`` does."""
+        await self.session.wait_stop_request()
+        await self.action_quit()
+
+    @on(UserGone)
+    def _user_gone(self, message: UserGone) -> None:
+        self.user_gone = True
+        self.session.request_stop(message.why)
 
     def _targets(self) -> list[tuple[str, object]]:
         """Message targets: each mule (mule 1 first, the usual one), the shared queue, each farm."""
@@ -368,33 +387,10 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             return self.model.stopped_report or {}
         self._stopping = True
         self._painter.stop()  # the widgets may be going away from here on
-        left = await self.master.stop()
-        self.bus.close()
-        for recorder in self._recorders:
-            recorder.close()
-        return left
-
-    def _watch_process_signals(self, on: bool) -> None:
-        """As headless: SIGTERM and SIGQUIT stop the stack and quit, SIGHUP reloads the mules.
-        (SIGINT ends the app through asyncio's own handling, and leaving stops the stack.)"""
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
-            if on:
-                handler = self._on_reload_signal if signum == signal.SIGHUP else self._on_stop_signal
-                loop.add_signal_handler(signum, handler)
-            else:
-                loop.remove_signal_handler(signum)
-
-    def _on_stop_signal(self) -> None:
-        self.master.bus.publish(events.MasterLog(text="SIGINT/SIGTERM received...killing workers..."))
-        self.call_later(self.action_quit)
-
-    def _on_reload_signal(self) -> None:
-        self.master.bus.publish(events.MasterLog(text="SIGHUP received: reloading mules..."))
-        self.master.reload_mules()
+        return await self.session.close()
 
     async def on_unmount(self) -> None:
         """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
         await self._stop_stack()
-        self._watch_process_signals(False)  # after the stop: a second SIGTERM meanwhile is ours
+        self.session.unwatch_process_signals()  # after the stop: a second SIGTERM meanwhile is ours
         gc.unfreeze()  # the app's objects, frozen at start, may be collected once it is gone

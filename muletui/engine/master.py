@@ -81,6 +81,7 @@ class Master:
         self._mules_gone = asyncio.Event()
         self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
         self._finished = False
+        self._left: dict[str, tuple[int, int]] = {}  # what the stop found queued
 
     # -- start ---------------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ class Master:
             self._publish(events.StackFailed(reason=str(error)))
             await self._finish()
             raise
+        if self.state is StackState.STOPPING:  # stop() came while the app was importing
+            return
         self.state = StackState.RUNNING
         self._start_schedules()
         for mule in self.mules.values():
@@ -380,8 +383,13 @@ class Master:
         if mule.pid and self._root is not None:
             self._root.signal(mule_id, mule.pid, signal.SIGKILL)
 
-    def reload_mules(self) -> None:
-        """uWSGI's mule reload: SIGHUP to every mule, respawn each as it exits, no OOOPS."""
+    def reload_mules(self, cause: str = "") -> None:
+        """uWSGI's mule reload: SIGHUP to every mule, respawn each as it exits, no OOOPS.
+
+        ``cause`` (e.g. ``SIGHUP received``) is logged first: ``SIGHUP received: reloading mules...``.
+        """
+        if cause:
+            self._log(f"{cause}: reloading mules...")
         for mule in self.mules.values():
             self.restart_mule(mule.mule_id)
 
@@ -432,14 +440,28 @@ class Master:
         """Until the stack stopped (by :meth:`stop`) or failed."""
         await self._ended.wait()
 
-    async def stop(self) -> dict[str, tuple[int, int]]:
-        """Stop every mule (SIGINT, grace, SIGKILL), then the root; returns what was left queued."""
+    async def stop(self, cause: str = "") -> dict[str, tuple[int, int]]:
+        """Stop every mule (SIGINT, grace, SIGKILL), then the root; returns what was left queued.
+
+        ``cause`` (e.g. ``SIGINT/SIGTERM received``) is logged first, in uWSGI's words:
+        ``SIGINT/SIGTERM received...killing workers...``. During :meth:`start` (the app still
+        importing), the root is killed at once and ``start()`` returns without forking a mule.
+        """
         if self._finished or self.state is StackState.STOPPING:
             await self._ended.wait()
-            return {}
+            return self._left
         if self.state is StackState.FAILED:
             return await self._finish()
+        if cause:
+            self._log(f"{cause}...killing workers...")
+        importing = self.state is StackState.STARTING
         self.state = StackState.STOPPING
+        if importing:
+            self._log("stopped while the app was importing")
+            if self._root is not None:
+                self._root.kill()
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
         for mule in self.mules.values():
             self._cancel_timer(mule)
             if mule.state is MuleState.BACKOFF:
@@ -501,6 +523,7 @@ class Master:
         for name, (count, size) in left.items():
             self._log(f"left queued in {name}: {count} message(s), {size} bytes")
         self._log("goodbye to uWSGI.")
+        self._left = left
         self._publish(events.StackStopped(left_queued=left))
         self._ended.set()
         return left

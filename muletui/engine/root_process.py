@@ -5,6 +5,7 @@ and turn its replies into callbacks. Knows the control protocol, nothing of mule
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -133,6 +134,11 @@ class RootProcess:
         self._loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._on_control()  # replies written just before it died come first
+        # The root leads the stack's process group: what mules forked and left running (and
+        # did not move to a session of their own) goes with it. Not yet reaped, the root's
+        # pid still names this group, so no other process can be hit.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
         self.exit_code = self.process.wait()
         self._exited.set()
         self._callbacks.root_exited(self.exit_code)

@@ -223,7 +223,7 @@ def test_duration_stops_by_itself(cli, stack_files):
     assert wait_gone(run.pids()) == []
 
 
-def test_headless_lines_carry_the_time_of_their_event(tmp_path):
+async def test_headless_lines_carry_the_time_of_their_event(tmp_path):
     """Master lines carry the time they were published, mule lines the time they were read;
     printing later must not restamp them (it made times go backwards)."""
     out = io.StringIO()
@@ -240,7 +240,7 @@ def test_headless_lines_carry_the_time_of_their_event(tmp_path):
         "12:00:00.500 master  ! muletui warning: careful",
     ]
     log = tmp_path / "log.txt"
-    writer = LogFileWriter(str(log))
+    writer = LogFileWriter(str(log), on_failure=print)
     for event in batch:
         writer(event)
     writer.close()

@@ -84,6 +84,9 @@ class ScriptedMaster:
             shared_signals_pending=0,
         )
 
-    async def stop(self) -> dict[str, tuple[int, int]]:
+    async def stop(self, cause: str = "") -> dict[str, tuple[int, int]]:
         self.state = StackState.STOPPED
         return {}
+
+    async def wait_stopped(self) -> None:
+        return

@@ -41,40 +41,98 @@ def poll(condition: Callable[[], object], what: str, timeout: float = 20.0) -> N
         time.sleep(0.05)
 
 
-def test_sighup_reloads_the_mules_and_sigterm_stops_the_stack(tmp_path: Path) -> None:
-    (tmp_path / "idle.py").write_text(IDLE)
-    log = tmp_path / "stack.log"
-    controller, terminal = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
-    console = subprocess.Popen(
-        [sys.executable, "-m", "muletui", "--mule=idle.py", "--mule=idle.py", "--log-file", str(log)],
-        stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env, start_new_session=True,
-    )
-    os.close(terminal)
-    reader = drain(controller)
-    seen: set[int] = set()
+class ConsoleOnTerminal:
+    """``muletui`` on a fresh pseudo-terminal, two idle mules, ``--log-file``; always cleaned up."""
 
-    def mules() -> list[int]:
-        found = [m for root in children_of(console.pid) for m in children_of(root)]
-        seen.update(found)
+    def __init__(self, tmp_path: Path) -> None:
+        (tmp_path / "idle.py").write_text(IDLE)
+        self.log = tmp_path / "stack.log"
+        self.controller, terminal = pty.openpty()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "muletui", "--mule=idle.py", "--mule=idle.py", "--log-file", str(self.log)],
+            stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env, start_new_session=True,
+        )
+        os.close(terminal)
+        self.reader = drain(self.controller)
+        self.seen: set[int] = set()
+        self.roots: list[int] = []
+
+    def mules(self) -> list[int]:
+        found = [m for root in children_of(self.process.pid) for m in children_of(root)]
+        self.seen.update(found)
+        self.roots = self.roots or children_of(self.process.pid)
         return found
 
+    def close_terminal(self) -> None:
+        if self.controller >= 0:
+            os.close(self.controller)
+            self.controller = -1
+            self.reader.join(5)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the console process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def finish(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.close_terminal()
+        assert wait_gone([*self.seen, *self.roots]) == []
+
+
+def test_sigterm_stops_the_stack_and_quits(tmp_path: Path) -> None:
+    console = ConsoleOnTerminal(tmp_path)
     try:
-        poll(lambda: len(mules()) == 2, "2 mules")
-        first = set(mules())
-        roots = children_of(console.pid)
-        console.send_signal(signal.SIGHUP)
-        poll(lambda: len(mules()) == 2 and not first & set(mules()), "2 new mules after SIGHUP")
-        console.send_signal(signal.SIGTERM)
-        assert console.wait(20) == 0
+        poll(lambda: len(console.mules()) == 2, "2 mules")
+        console.process.send_signal(signal.SIGTERM)
+        assert console.process.wait(20) == 0
     finally:
-        if console.poll() is None:
-            console.kill()
-            console.wait()
-        os.close(controller)
-        reader.join(5)
-    assert wait_gone([*seen, *roots]) == []
-    text = log.read_text()
-    assert "SIGHUP received: reloading mules..." in text
+        console.finish()
+    text = console.log.read_text()
     assert "SIGINT/SIGTERM received...killing workers..." in text
+    assert text.rstrip().endswith("goodbye to uWSGI.")
+
+
+def test_sighup_means_the_terminal_is_gone(tmp_path: Path) -> None:
+    # Headless keeps uWSGI's meaning (a reload, tests/cli); in the console nobody is left.
+    console = ConsoleOnTerminal(tmp_path)
+    try:
+        poll(lambda: len(console.mules()) == 2, "2 mules")
+        console.process.send_signal(signal.SIGHUP)
+        assert console.process.wait(5) == 0
+    finally:
+        console.finish()
+    text = console.log.read_text()
+    assert "SIGHUP received (the terminal is gone)...killing workers..." in text
+    assert "reloading" not in text
+    assert text.rstrip().endswith("goodbye to uWSGI.")
+
+
+def test_closing_the_terminal_ends_the_console_and_its_stack_without_spinning(tmp_path: Path) -> None:
+    # The console leads its own session with no controlling terminal, so no SIGHUP comes:
+    # only the end of its input and EIO on its output tell it the terminal is gone.
+    console = ConsoleOnTerminal(tmp_path)
+    try:
+        poll(lambda: len(console.mules()) == 2, "2 mules")
+        time.sleep(0.5)  # a few paints in the steady state
+        before = console.cpu_seconds()
+        closed_at = time.monotonic()
+        console.close_terminal()
+        while not (ended := os.wait4(console.process.pid, os.WNOHANG))[0]:
+            assert time.monotonic() - closed_at < 5, "the console still runs 5 s after its terminal closed"
+            time.sleep(0.05)
+        _pid, status, usage = ended
+        console.process.returncode = os.waitstatus_to_exitcode(status)
+        took = time.monotonic() - closed_at
+    finally:
+        console.finish()
+    # usage counts the console and the stack it waited for; a spinning input thread alone
+    # would burn about a CPU second per second until the end.
+    spent = usage.ru_utime + usage.ru_stime - before
+    assert spent < 0.8 * took + 0.5, f"{spent:.2f} CPU s in {took:.2f} s"
+    text = console.log.read_text()
+    assert "the terminal is gone...killing workers..." in text
     assert text.rstrip().endswith("goodbye to uWSGI.")

@@ -13,13 +13,12 @@ from scripted_stack import WALL, ScriptedMaster
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
+from muletui.engine.bus import EventBus
 
 
 def scripted_app() -> MuleConsole:
     plan = build(parse_argv(["--mule=somaro.py", "--mule", "--mule=feeder.py", "--mule", "--farm", "busy:2,4"]))
-    app = MuleConsole(plan, clock=False)
-    app.master = ScriptedMaster(app.bus)  # type: ignore[assignment]
-    return app
+    return MuleConsole(plan, clock=False, master=ScriptedMaster(EventBus()))  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)

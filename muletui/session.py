@@ -1,0 +1,141 @@
+"""One run of one stack, as both front ends (headless, console) drive it.
+
+A :class:`StackSession` builds what a run needs (the event bus, the records on disk, the
+master) and owns what process signals mean, so the front ends only show events and ask for a
+stop or a reload. The one difference between them is the hang-up: headless keeps uWSGI's
+meaning (SIGHUP reloads the mules); in the console SIGHUP means the terminal is gone, and the
+session stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from enum import Enum
+
+from muletui.config.builder import Plan
+from muletui.engine import events
+from muletui.engine.bus import EventBus
+from muletui.engine.master import Master, StackState
+from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
+
+__all__ = ["HangUp", "RecordError", "StackSession"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+class HangUp(Enum):
+    """What SIGHUP means to a front end."""
+
+    RELOAD = "reload the mules"  # uWSGI's meaning: headless
+    QUIT = "the terminal is gone"  # the console: nobody is left to look at it
+
+
+class StackSession:
+    """The bus, the records and the master of one run, and its process-signal policy.
+
+    Raises :class:`RecordError` (one line) when a record file cannot be opened; nothing has
+    started then.
+    """
+
+    def __init__(self, plan: Plan, hangup: HangUp, *, master: Master | None = None, detail_events: bool = False) -> None:
+        """``master``: an already built master on :attr:`bus` (tests pass a scripted one)."""
+        self.plan = plan
+        self.hangup = hangup
+        self.bus = master.bus if master is not None else EventBus()
+        self.records: list[Recorder] = []
+        try:
+            if plan.run.events_file:
+                self.records.append(EventsWriter(plan.run.events_file, self._record_failed))
+            if plan.run.log_file:
+                self.records.append(LogFileWriter(plan.run.log_file, self._record_failed))
+        except RecordError:
+            self._close_records()
+            raise
+        for record in self.records:
+            self.bus.add_sink(record)
+        self.master = master or Master(plan.stack, self.bus, detail_events=detail_events)
+        self.stop_cause = ""  # why the stop was asked for, in the master's log wording
+        self._stop_requested = asyncio.Event()
+        self._closed = False
+        self._watching = False
+
+    # -- process signals -----------------------------------------------------------------
+
+    def watch_process_signals(self) -> None:
+        """SIGINT, SIGTERM and SIGQUIT ask for a stop; SIGHUP does what :attr:`hangup` says."""
+        loop = asyncio.get_running_loop()
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, self.request_stop, "SIGINT/SIGTERM received")
+        if self.hangup is HangUp.RELOAD:
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload, "SIGHUP received")
+        else:
+            loop.add_signal_handler(signal.SIGHUP, self.request_stop, "SIGHUP received (the terminal is gone)")
+        self._watching = True
+
+    def unwatch_process_signals(self) -> None:
+        if self._watching:
+            loop = asyncio.get_running_loop()
+            for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+            self._watching = False
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request_stop(self, cause: str = "") -> None:
+        """Ask for the stack to stop; :meth:`wait_stop_request` returns. The first cause wins.
+
+        ``cause`` is how the master's log line starts: ``SIGINT/SIGTERM received...killing workers...``.
+        """
+        if not self._stop_requested.is_set():
+            self.stop_cause = cause
+            self._stop_requested.set()
+
+    def request_reload(self, cause: str = "") -> None:
+        """Reload every mule (uWSGI's SIGHUP), if the stack is running."""
+        if self.master.state is StackState.RUNNING and not self._stop_requested.is_set():
+            self.master.reload_mules(cause)
+
+    async def wait_stop_request(self) -> None:
+        await self._stop_requested.wait()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the stack; a stop asked for while the app imports kills the import and returns.
+
+        Raises :class:`~muletui.engine.master.StackStartError` when the stack cannot start.
+        """
+        starting = asyncio.ensure_future(self.master.start())
+        asked = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait((starting, asked), return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                await self.master.stop(self.stop_cause)
+            await starting
+        finally:
+            asked.cancel()
+
+    async def close(self) -> dict[str, tuple[int, int]]:
+        """Stop the stack (if it runs), end the bus, close the records; what was left queued."""
+        if self._closed:
+            await self.master.wait_stopped()
+            return {}
+        self._closed = True
+        left = await self.master.stop(self.stop_cause)
+        self.bus.close()
+        self._close_records()
+        return left
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _record_failed(self, text: str) -> None:
+        self.bus.publish(events.StackWarning(text=text))
+
+    def _close_records(self) -> None:
+        for record in self.records:
+            record.close()
