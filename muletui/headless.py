@@ -8,8 +8,11 @@ mules go). ``SOURCE`` is ``master`` or ``mule N``. Colours only when stdout is a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from muletui.config.builder import Plan
@@ -23,11 +26,17 @@ _COLOURS = (36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
 class Printer:
-    """Writes events as lines; one instance per output stream."""
+    """Writes events as lines; one instance per output stream.
 
-    def __init__(self, out: TextIO) -> None:
+    When the stream breaks (``muletui --headless | head``), printing stops and ``on_broken``
+    is called once; the stream is pointed at ``/dev/null`` so that no later write fails.
+    """
+
+    def __init__(self, out: TextIO, on_broken: Callable[[], None] = lambda: None) -> None:
         self._out = out
         self._colour = out.isatty()
+        self._on_broken = on_broken
+        self.broken = False
 
     def _prefix(self, wall: float, mule_id: int, mark: str) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
@@ -49,12 +58,24 @@ class Printer:
             elif isinstance(event, events.StackWarning):
                 parts.append(self._prefix(event.wall, 0, "!") + "muletui warning: " + event.text + "\n")
         if parts:
-            self._out.write("".join(parts))
-            self._out.flush()
+            self._emit("".join(parts))
 
     def notice(self, text: str) -> None:
-        self._out.write(self._prefix(time.time(), 0, "!") + text + "\n")
-        self._out.flush()
+        self._emit(self._prefix(time.time(), 0, "!") + text + "\n")
+
+    def _emit(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            self.broken = True
+            with contextlib.suppress(OSError, ValueError):  # not every stream has a descriptor
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._out.fileno())
+                os.close(devnull)
+            self._on_broken()
 
 
 async def _print_forever(subscription: Subscription, printer: Printer) -> None:
@@ -68,12 +89,12 @@ async def _print_forever(subscription: Subscription, printer: Printer) -> None:
 
 async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
     """Run the stack until a signal, ``--duration`` or a fatal failure; the exit status."""
-    printer = Printer(out)
     try:
         session = StackSession(plan, HangUp.RELOAD, detail_events=bool(plan.run.events_file))
     except RecordError as error:
         print(f"muletui: {error}", file=sys.stderr)
         return 1
+    printer = Printer(out, on_broken=lambda: session.request_stop("stdout closed"))
     for warning in plan.warnings:
         printer.notice(f"muletui warning: {warning}")
     subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, events.StackWarning))

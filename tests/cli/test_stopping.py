@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import alive, children_of, wait_gone
@@ -78,3 +81,26 @@ def test_processes_forked_by_mules_stop_with_the_stack_and_do_not_slow_it(cli, w
     took = time.monotonic() - asked
     assert wait_gone(grandchildren, timeout=2) == []
     assert took < 1.5, f"the stop took {took:.2f} s"
+
+
+def test_a_closed_stdout_stops_the_stack_quietly(write, tmp_path: Path) -> None:
+    # muletui --headless | head -1: the reader goes away, muletui stops as a Unix filter does.
+    write("ticker.py", "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.05)\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "muletui", "--headless", "--mule=ticker.py", "--log-file", "log.txt"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        roots = children_of(process.pid)
+        process.stdout.close()
+        assert process.wait(timeout=10) == 0
+        assert process.stderr is not None
+        assert process.stderr.read() == b""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert wait_gone(roots) == []
+    assert "stdout closed...killing workers..." in (tmp_path / "log.txt").read_text()
