@@ -24,6 +24,7 @@ import pytest
 
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
+from muletui.console.app import MuleConsole
 from muletui.engine import events
 from muletui.engine.lifecycle import RespawnPolicy
 from muletui.engine.master import Master
@@ -220,3 +221,21 @@ def cli(tmp_path: Path) -> Iterator:
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"processes outlived muletui: {survivors}"
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator:
+    """``console(*argv)`` builds the app in ``tmp_path``; every process it ran must be gone after."""
+    apps: list[MuleConsole] = []
+    pids: list[int] = []
+
+    def _make(*argv: str) -> MuleConsole:
+        plan = build(parse_argv(list(argv)))
+        plan.stack.chdir = str(tmp_path)
+        app = MuleConsole(plan)
+        app.bus.add_sink(lambda e: pids.append(e.pid) if isinstance(e, events.MuleSpawned) else None)
+        apps.append(app)
+        return app
+
+    yield _make
+    assert wait_gone(pids) == [], "a mule outlived the console"

@@ -15,16 +15,18 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
+    DataTable,
     Footer,
     Header,
     Input,
@@ -36,11 +38,12 @@ from textual.widgets import (
 )
 
 from muletui.config.builder import Plan
+from muletui.console.actions import TYPING_ACTIONS, bindings
 from muletui.console.commands import StackCommands
+from muletui.console.confirm import ConfirmScreen
 from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
 from muletui.console.help import HelpScreen
 from muletui.console.model import ConsoleModel
-from muletui.console.tabs import TABS
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
 from muletui.engine.master import Master, StackStartError, StackState
@@ -56,23 +59,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     TITLE = "muletui"
     CSS_PATH = Path(__file__).with_name("console.tcss")
     COMMANDS = App.COMMANDS | {StackCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "restart_mule", "Restart"),
-        Binding("s", "stop_mule", "Stop"),
-        Binding("k", "kill_mule", "Kill"),
-        Binding("R", "reload_mules", "Reload all"),
-        Binding("m", "compose_message", "Message"),
-        Binding("g", "raise_signal", "Signal"),
-        Binding("a", "toggle_source", "All/one"),
-        Binding("slash", "filter_log", "Filter"),
-        Binding("f", "follow", "Follow", show=False),
-        Binding("t", "toggle_time", "Time", show=False),
-        Binding("c", "clear_log", "Clear", show=False),
-        *(Binding(key, f"tab({pane!r})", title, show=False) for key, title, pane in TABS),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False),  # as in headless; an input with a selection copies
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings())
 
     def __init__(
         self, plan: Plan, *, log_cap: int = 10_000, master: Master | None = None, clock: bool = True
@@ -93,6 +80,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
+        self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
 
     # -- layout ----------------------------------------------------------------------------
@@ -236,27 +224,46 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def selected_mule(self) -> int | None:
         return self._main.query_one(MuleTable).selected_mule()
 
-    def _on_mule(self, verb: str, mule_id: int | None = None) -> None:
-        mule_id = mule_id if mule_id is not None else self.selected_mule()
-        if mule_id is None or self.master.state is not StackState.RUNNING:
+    def _on_mule(self, verb: str, mule_id: int | None, confirm: str = "") -> None:
+        """Do ``verb`` to ``mule_id`` (``None``: the selected mule, after ``confirm`` if given:
+        a key asks first, a palette command is already a deliberate choice)."""
+        chosen = mule_id if mule_id is not None else self.selected_mule()
+        if chosen is None or self.master.state is not StackState.RUNNING:
             self.notify("no running stack", severity="warning")
             return
-        getattr(self.master, f"{verb}_mule")(mule_id)
-        self.notify(f"{verb} mule {mule_id}", timeout=2)
+
+        def act(confirmed: bool | None = True) -> None:
+            if confirmed:
+                getattr(self.master, f"{verb}_mule")(chosen)
+                self.notify(f"{verb} mule {chosen}", timeout=2)
+
+        if mule_id is None and confirm:
+            self.push_screen(ConfirmScreen(confirm.format(mule=chosen), verb[0]), act)
+        else:
+            act()
 
     def action_restart_mule(self, mule_id: int | None = None) -> None:
         self._on_mule("restart", mule_id)
 
     def action_stop_mule(self, mule_id: int | None = None) -> None:
-        self._on_mule("stop", mule_id)
+        self._on_mule("stop", mule_id, "Stop mule {mule}? It stays down until r starts it again.")
 
     def action_kill_mule(self, mule_id: int | None = None) -> None:
-        self._on_mule("kill", mule_id)
+        self._on_mule("kill", mule_id, "Kill mule {mule} with SIGKILL? It is respawned as after a crash.")
 
-    def action_reload_mules(self) -> None:
-        if self.master.state is StackState.RUNNING:
-            self.master.reload_mules()
-            self.notify("reloading every mule", timeout=2)
+    def action_reload_mules(self, confirmed: bool = False) -> None:
+        if self.master.state is not StackState.RUNNING:
+            return
+
+        def act(yes: bool | None) -> None:
+            if yes and self.master.state is StackState.RUNNING:
+                self.master.reload_mules()
+                self.notify("reloading every mule", timeout=2)
+
+        if confirmed:
+            act(True)
+        else:
+            self.push_screen(ConfirmScreen("Reload every mule? Each gets SIGHUP and is forked again.", "R"), act)
 
     # -- log actions -----------------------------------------------------------------------
 
@@ -270,14 +277,14 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._main.query_one(TabbedContent).active = "tab-log"
         box = self._main.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self._focus_now(box)
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
         log = self._main.query_one(LogView)
         log.show(log.source, event.value)
         event.input.display = bool(event.value)
-        log.focus()
+        self.action_leave_form()
 
     def action_follow(self) -> None:
         self._main.query_one(LogView).action_follow()
@@ -293,20 +300,29 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- messages --------------------------------------------------------------------------
 
     def action_compose_message(self, target: object | None = None) -> None:
+        """Open the composer aimed at ``target`` (``None``: the selected mule)."""
         self._main.query_one(TabbedContent).active = "tab-messages"
-        if target is not None:
-            self._main.query_one("#msg-target", Select).value = target
-        self._main.query_one("#msg-text", Input).focus()
+        aim = target if target is not None else self.selected_mule()
+        if aim is not None:
+            self._main.query_one("#msg-target", Select).value = aim
+        self._empty_confirmed = False
+        self._focus_now(self._main.query_one("#msg-text", Input))
 
     @on(Button.Pressed, "#msg-send")
     @on(Input.Submitted, "#msg-text")
     def _send(self) -> None:
-        text = self._main.query_one("#msg-text", Input).value
+        box = self._main.query_one("#msg-text", Input)
+        text = box.value
         target = self._main.query_one("#msg-target", Select).value
         result = self._main.query_one("#msg-result", Label)
         if self.master.state is not StackState.RUNNING:
             result.update(Text("the stack is not running", style="bold red"))
             return
+        if not text and not self._empty_confirmed:
+            self._empty_confirmed = True  # uWSGI sends b'' too: a second Enter does
+            result.update(Text("the message is empty: Enter again sends it as b''", style="bold yellow"))
+            return
+        self._empty_confirmed = False
         if self._main.query_one("#msg-bytes", Checkbox).value:
             try:
                 data = codecs.escape_decode(text.encode("utf-8"))[0]
@@ -319,6 +335,9 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         shown = "any mule" if target == 0 else (f"mule {target}" if isinstance(target, int) else f"farm {target}")
         style = "green" if fate == "queued" else "bold red"
         result.update(Text(f"{len(data)} bytes → {shown}: {fate}", style=style))
+        if fate == "queued":
+            box.value = ""
+            self.action_leave_form()
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -327,11 +346,16 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self._raise(signum)
             return
         self._main.query_one(TabbedContent).active = "tab-signals"
-        selected = self._main.query_one(SignalTable).selected_signal()
         box = self._main.query_one("#sig-number", Input)
-        if selected is not None and not box.value:
-            box.value = str(selected)
-        box.focus()
+        box.value = ""
+        self._focus_now(box)
+
+    @on(DataTable.RowSelected, "#signals")
+    def _raise_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on a row of the signal table raises that signal."""
+        signum = self._main.query_one(SignalTable).selected_signal()
+        if signum is not None:
+            self._raise(signum)
 
     def signal_preview(self, signum: int) -> str:
         """``signal 17 → mule2 (i_am_mule2)``, or why it will reach nobody."""
@@ -361,6 +385,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self.notify("type a signal number (0..255)", severity="warning")
             return
         self._raise(signum)
+        self.action_leave_form()
 
     def _raise(self, signum: int) -> None:
         if self.master.state is not StackState.RUNNING:
@@ -369,13 +394,45 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.master.raise_signal(signum)
         self.notify(self.signal_preview(signum), title="raised", timeout=3)
 
+    # -- focus -----------------------------------------------------------------------------
+
+    def _focus_now(self, widget: Widget) -> None:
+        """Focus ``widget`` before the next key is handled (``focus()`` waits a turn, and the
+        keys of a fast typist or a paste would reach the old focus)."""
+        self._main.set_focus(widget)
+
+    def _in_form(self) -> bool:
+        """A text box, checkbox, button or select has focus: plain keys are typing there."""
+        focused = self._main.focused
+        return isinstance(focused, Input | Checkbox | Button | Select) or (
+            focused is not None and any(isinstance(node, Select) for node in focused.ancestors)
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Plain-character keys never act from a form (Escape leaves it) or over a dialog, the
+        help or the palette: they are typing there. The footer hides them then."""
+        return not (action in TYPING_ACTIONS and (self.screen is not self._main or self._in_form()))
+
+    def action_leave_form(self) -> None:
+        """Escape: leave the text box or form for the mule table. An unapplied filter edit is
+        dropped (the filter in force stays, and its box shows only while there is one)."""
+        box = self._main.query_one("#filter", Input)
+        if self.focused is box:
+            box.value = self._main.query_one(LogView).filter_text
+        box.display = bool(box.value)
+        self._focus_now(self._main.query_one(MuleTable))
+
     def action_tab(self, pane: str) -> None:
         self._main.query_one(TabbedContent).active = pane
 
     # -- help and quit ---------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        self.push_screen(HelpScreen())
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C, the terminal's interrupt key: quit from anywhere."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Stop the stack (mules get SIGINT, then SIGKILL after the grace), then leave."""

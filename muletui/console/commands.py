@@ -1,5 +1,5 @@
-"""Command palette entries built from the live stack: "signal: raise 17 → mule2", "message: send
-to mule 1", "mule: restart 2", and the stack-wide actions."""
+"""Command palette entries: the stack-wide actions of the actions table, and commands built from
+the live stack: "signal: raise 17 → mule2", "message: send to mule 1", "mule: restart 2"."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import Hit, Hits, Provider
 
-from muletui.console.tabs import TABS
+from muletui.console.actions import ACTIONS, key_symbol
 
 if TYPE_CHECKING:
     from muletui.console.app import MuleConsole
@@ -22,16 +22,13 @@ class StackCommands(Provider):
         app: MuleConsole = self.app  # type: ignore[assignment]
         master = app.master
         commands: list[tuple[str, Callable[[], object], str]] = [
-            ("mule: reload all mules", app.action_reload_mules, "R: SIGHUP every mule, respawn, no OOOPS"),
-            ("log: all mules or the selected one", app.action_toggle_source, "a"),
-            ("log: filter", app.action_filter_log, "/: show only lines containing a text"),
-            ("log: follow the newest lines", app.action_follow, "f"),
-            ("log: toggle timestamps", app.action_toggle_time, "t"),
-            ("log: clear", app.action_clear_log, "c: empty the log buffers"),
-            ("signal: raise a signal by number", app.action_raise_signal, "g: with a preview of its target"),
-            *((f"view: {title.lower()}", partial(app.action_tab, pane), key) for key, title, pane in TABS),
-            ("help: every key", app.action_help, "?"),
-            ("quit: stop the stack and quit", app.action_quit, "q"),
+            (
+                action.palette,
+                partial(app.run_action, action.palette_action or action.action),
+                f"{key_symbol(action.keys)}: {action.sentence}",
+            )
+            for action in ACTIONS
+            if action.palette
         ]
         for mule_id in master.mules:
             for verb, key, what in (("restart", "r", "gracefully"), ("stop", "s", "and keep it down"), ("kill", "k", "with SIGKILL")):

@@ -1,14 +1,17 @@
-"""The help screen: every key, and the traps the console explains."""
+"""The help screen: every key in a sentence (from the one actions table), and the traps."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
+
+from muletui.console.actions import ACTIONS, MORE_HELP, key_symbol
 
 TRAPS = """
 ## uWSGI traps muletui points out
@@ -22,26 +25,36 @@ TRAPS = """
 """
 
 
+def keys_table() -> Table:
+    """Every key and what it does, one row each; the tab keys share one row."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(ratio=1)
+    tabs = [a for a in ACTIONS if a.action.startswith("tab(")]
+    for action in ACTIONS:
+        if action in tabs[1:]:
+            continue
+        if action is tabs[0]:
+            titles = ", ".join(a.label for a in tabs)
+            table.add_row(f"{tabs[0].keys}…{tabs[-1].keys}", f"Show a tab: {titles}.")
+        else:
+            table.add_row(key_symbol(action.keys), action.sentence)
+    for keys, sentence in MORE_HELP:
+        table.add_row(keys, sentence)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
-    """Keys and traps; Escape or ? closes it."""
+    """Keys and traps; Escape, ? or q closes it."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 80%; height: 80%; border: thick $primary; background: $surface; }
+    HelpScreen > VerticalScroll { width: 96%; max-width: 100; height: 96%; border: thick $primary; background: $surface; }
+    HelpScreen Static { padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, bindings: list[BindingType]) -> None:
-        super().__init__()
-        self._keys = [b for b in bindings if isinstance(b, Binding)]
-
     def compose(self) -> ComposeResult:
-        rows = "\n".join(f"| `{b.key}` | {b.description} |" for b in self._keys)
-        keys = (
-            "# muletui keys\n\n| key | action |\n|---|---|\n"
-            + rows
-            + "\n| `ctrl+p` | command palette: every mule, signal and message command |"
-            + "\n| `tab` | move between the mule table, the tabs and the log |\n"
-        )
         with VerticalScroll():
-            yield Markdown(keys + TRAPS)
+            yield Static(keys_table())
+            yield Markdown(TRAPS)

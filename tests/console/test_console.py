@@ -8,83 +8,23 @@ import gc
 import re
 import time
 import weakref
-from pathlib import Path
 
 import pytest
 from conftest import wait_gone
+from harness import deaf_mule, files, log_texts, until
 from textual.command import CommandList
 
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
+from muletui.console.actions import ACTIONS
 from muletui.console.app import MuleConsole
 from muletui.console.commands import StackCommands
+from muletui.console.confirm import ConfirmScreen
 from muletui.console.model import ConsoleModel, LogLine
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MessageTable, MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
 from muletui.engine.lifecycle import MuleState
-
-APP = """
-import uwsgi
-def on17(signum):
-    print("handled signal", signum, "on mule", uwsgi.mule_id(), flush=True)
-uwsgi.register_signal(17, "mule2", on17)
-uwsgi.register_signal(18, "mule2", lambda n: print("tick", flush=True))
-uwsgi.add_timer(18, 1)
-uwsgi.register_signal(19, "mule2", lambda n: print("fs", flush=True))
-uwsgi.add_file_monitor(19, WATCHED)
-"""
-
-ECHO = """
-import uwsgi
-while True:
-    print("echo got", uwsgi.mule_get_msg(), flush=True)
-"""
-
-
-async def until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-@pytest.fixture
-def console(tmp_path: Path):
-    """``console(*argv)`` builds the app in ``tmp_path``; every process it ran must be gone after."""
-    apps: list[MuleConsole] = []
-    pids: list[int] = []
-
-    def _make(*argv: str) -> MuleConsole:
-        plan = build(parse_argv(list(argv)))
-        plan.stack.chdir = str(tmp_path)
-        app = MuleConsole(plan)
-        app.bus.add_sink(lambda e: pids.append(e.pid) if isinstance(e, events.MuleSpawned) else None)
-        apps.append(app)
-        return app
-
-    yield _make
-    assert wait_gone(pids) == [], "a mule outlived the console"
-
-
-def files(tmp_path: Path) -> tuple[str, str, Path]:
-    watched = tmp_path / "watched"
-    watched.mkdir()
-    (tmp_path / "app.py").write_text(APP.replace("WATCHED", repr(str(watched))))
-    (tmp_path / "echo.py").write_text(ECHO)
-    return str(tmp_path / "app.py"), str(tmp_path / "echo.py"), watched
-
-
-def deaf_mule(tmp_path: Path) -> str:
-    """A programmed mule that never reads its queue."""
-    deaf = tmp_path / "deaf.py"
-    deaf.write_text("import time\ntime.sleep(60)\n")
-    return str(deaf)
-
-
-def log_texts(app: MuleConsole) -> list[str]:
-    return [line.text for line in app.model.log.all]
 
 
 async def test_messages_signals_timers_and_file_monitors(console, tmp_path):
@@ -128,11 +68,16 @@ async def test_restart_kill_and_states(console, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.model.snapshot and all(m.pid for m in app.model.snapshot.mules), what="mules")
         first = app.master.mules[1].pid
-        await pilot.press("k")
+        await pilot.press("k")  # asks first: any other key says no
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("x")
+        await pilot.pause(0.5)
+        assert app.master.mules[1].pid == first and app.screen is app.screen_stack[0]
+        await pilot.press("k", "k")
         await until(pilot, lambda: app.master.mules[1].pid not in (0, first), what="respawn after kill")
         assert any("OOOPS mule 1" in text for text in log_texts(app))
         second = app.master.mules[1].pid
-        await pilot.press("s")
+        await pilot.press("s", "y")
         await until(pilot, lambda: app.master.mules[1].state is MuleState.EXITED, what="EXITED")
         await pilot.pause(0.4)
         assert "EXITED" in str(app.query_one(MuleTable).get_cell("1", "state"))
@@ -245,10 +190,11 @@ async def test_an_ended_console_can_be_collected(tmp_path):
 
 def _action_text(callback: object) -> str:
     """``restart_mule(1)``, ``tab('tab-log')`` or ``help``: what a palette command runs, as a binding names it."""
-    if isinstance(callback, functools.partial):
-        args = ", ".join(repr(arg) for arg in callback.args)
-        return f"{callback.func.__name__.removeprefix('action_')}({args})"
-    return callback.__name__.removeprefix("action_")  # type: ignore[attr-defined]
+    assert isinstance(callback, functools.partial)
+    if callback.func.__name__ == "run_action":
+        return str(callback.args[0])
+    args = ", ".join(repr(arg) for arg in callback.args)
+    return f"{callback.func.__name__.removeprefix('action_')}({args})"
 
 
 async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_stack(console, tmp_path):
@@ -258,9 +204,11 @@ async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_st
         await until(pilot, lambda: app.master.mules[1].pid and app.master.mules[2].pid, what="2 mules")
         commands = {_action_text(callback) for _name, callback, _help in StackCommands(app.screen)._commands()}
         bases = {text.partition("(")[0] for text in commands}
-        for binding in MuleConsole.BINDINGS:
-            action = binding.action  # type: ignore[union-attr]
-            assert action in commands or action in bases, f"no palette command for {binding.key}: {action}"
+        for action in ACTIONS:
+            if action.action in ("leave_form", "interrupt"):  # keys only: Escape, and Ctrl+C (= quit)
+                continue
+            name = action.action.partition("(")[0]
+            assert action.action in commands or name in bases, f"no palette command for {action.keys}: {action.action}"
         first = app.master.mules[1].pid
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)

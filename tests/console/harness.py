@@ -1,0 +1,52 @@
+"""What the Pilot tests of the console share: a real stack in ``tmp_path``, and polling."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from muletui.console.app import MuleConsole
+
+APP = """
+import uwsgi
+def on17(signum):
+    print("handled signal", signum, "on mule", uwsgi.mule_id(), flush=True)
+uwsgi.register_signal(17, "mule2", on17)
+uwsgi.register_signal(18, "mule2", lambda n: print("tick", flush=True))
+uwsgi.add_timer(18, 1)
+uwsgi.register_signal(19, "mule2", lambda n: print("fs", flush=True))
+uwsgi.add_file_monitor(19, WATCHED)
+"""
+
+ECHO = """
+import uwsgi
+while True:
+    print("echo got", uwsgi.mule_get_msg(), flush=True)
+"""
+
+
+async def until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def files(tmp_path: Path) -> tuple[str, str, Path]:
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (tmp_path / "app.py").write_text(APP.replace("WATCHED", repr(str(watched))))
+    (tmp_path / "echo.py").write_text(ECHO)
+    return str(tmp_path / "app.py"), str(tmp_path / "echo.py"), watched
+
+
+def deaf_mule(tmp_path: Path) -> str:
+    """A programmed mule that never reads its queue."""
+    deaf = tmp_path / "deaf.py"
+    deaf.write_text("import time\ntime.sleep(60)\n")
+    return str(deaf)
+
+
+def log_texts(app: MuleConsole) -> list[str]:
+    return [line.text for line in app.model.log.all]
