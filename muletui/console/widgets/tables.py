@@ -77,7 +77,11 @@ def _size(count: int) -> str:
 
 
 def _sync_rows(table: DataTable, rows: Iterable[tuple[str, tuple[object, ...]]]) -> None:
-    """Add, update and remove rows by key, keeping the cursor where it was."""
+    """Add, update and remove rows by key, keeping the cursor where it was.
+
+    Only cells whose value changed are touched (an update repaints the table), and a column
+    grows to fit a longer value (``killed by SIGKILL`` after ``exit 0``).
+    """
     wanted: dict[str, tuple[object, ...]] = dict(rows)
     keys = [column.key for column in table.columns.values()]
     for row_key in list(table.rows):
@@ -85,8 +89,9 @@ def _sync_rows(table: DataTable, rows: Iterable[tuple[str, tuple[object, ...]]])
             table.remove_row(row_key)
     for key, cells in wanted.items():
         if key in table.rows:
-            for column, value in zip(keys, cells, strict=True):
-                table.update_cell(key, column, value)
+            for column, value, shown in zip(keys, cells, table.get_row(key), strict=True):
+                if value != shown:
+                    table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*cells, key=key)
 
