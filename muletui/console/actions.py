@@ -54,7 +54,11 @@ class ConsoleAction:
         )
 
 
+#: In footer order: help and quit first, so a narrow terminal never loses them.
 ACTIONS: tuple[ConsoleAction, ...] = (
+    ConsoleAction("question_mark", "help", "Help", "This screen.", palette="help: every key"),
+    ConsoleAction("q", "quit", "Quit", "Stop the stack (saying what was left queued) and quit.",
+                  palette="quit: stop the stack and quit"),
     ConsoleAction("r", "restart_mule", "Restart", "Restart the selected mule: SIGHUP, then a fresh fork."),
     ConsoleAction("s", "stop_mule", "Stop", "Stop the selected mule and keep it down (asks first; r starts it)."),
     ConsoleAction("k", "kill_mule", "Kill", "SIGKILL the selected mule: respawned like a crash (asks first)."),
@@ -79,9 +83,6 @@ ACTIONS: tuple[ConsoleAction, ...] = (
         for key, title, pane in TABS
     ),
     ConsoleAction("escape", "leave_form", "Back", "Leave a text box or dialog: back to the mule table.", footer=False),
-    ConsoleAction("question_mark", "help", "Help", "This screen.", palette="help: every key"),
-    ConsoleAction("q", "quit", "Quit", "Stop the stack (saying what was left queued) and quit.",
-                  palette="quit: stop the stack and quit"),
     ConsoleAction("ctrl+c", "interrupt", "Quit", "Quit from anywhere; in a text box with a selection, copy it.",
                   footer=False),
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
@@ -57,6 +57,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     """muletui's console. ``run()`` returns what was left queued at shutdown."""
 
     TITLE = "muletui"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     CSS_PATH = Path(__file__).with_name("console.tcss")
     COMMANDS = App.COMMANDS | {StackCommands}
     BINDINGS: ClassVar[list[BindingType]] = list(bindings())
@@ -126,6 +127,10 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         if chosen is WebDriver:
             return BrowserDriver
         return chosen
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 120 columns the footer drops its padding, so more keys stay in sight."""
+        self._main.query_one(Footer).compact = event.size.width < 120
 
     def on_mount(self) -> None:
         self._main.query_one("#filter", Input).display = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness import ECHO, until
 from textual import events
 from textual.widgets import Checkbox, Input, Label, Select
+from textual.widgets._footer import FooterKey
 
 from muletui.console.actions import ACTIONS
 from muletui.console.confirm import ConfirmScreen
@@ -133,3 +134,14 @@ async def test_help_names_keys_as_printed_and_fits_one_screen(console, tmp_path)
         assert all(a.sentence.endswith(".") for a in ACTIONS)
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
+
+
+async def test_a_small_terminal_keeps_help_and_quit_in_sight_and_one_hint_line(console, tmp_path):
+    app, _sent = echo_stack(console, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await two_mules(console, tmp_path, pilot)
+        await pilot.pause(0.3)
+        shown = {key.key: key.region for key in app.query(FooterKey)}
+        for key in ("question_mark", "q"):
+            assert shown[key].width and shown[key].right <= 80, key
+        assert app.query_one("#hint").styles.max_height.value == 1
