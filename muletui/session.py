@@ -54,6 +54,7 @@ class StackSession:
             raise
         for record in self.records:
             self.bus.add_sink(record)
+        self._detail_events = detail_events
         self.master = master or Master(plan.stack, self.bus, detail_events=detail_events)
         self.stop_cause = ""  # why the stop was asked for, in the master's log wording
         self._stop_requested = asyncio.Event()
@@ -119,6 +120,13 @@ class StackSession:
             await starting
         finally:
             asked.cancel()
+
+    async def restart(self) -> None:
+        """Stop the stack, then start a new one on the same bus and records: a fresh stack root
+        imports the app again (what ``R`` cannot do: a mule reload keeps the imported app)."""
+        await self.master.stop("restart from scratch requested")
+        self.master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
+        await self.start()
 
     async def close(self) -> dict[str, tuple[int, int]]:
         """Stop the stack (if it runs), end the bus, close the records; what was left queued."""

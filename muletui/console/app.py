@@ -57,7 +57,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     """muletui's console. ``run()`` returns what was left queued at shutdown."""
 
     TITLE = "muletui"
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012 - typed by App as an instance attribute
     CSS_PATH = Path(__file__).with_name("console.tcss")
     COMMANDS = App.COMMANDS | {StackCommands}
     BINDINGS: ClassVar[list[BindingType]] = list(bindings())
@@ -76,13 +76,17 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.model = ConsoleModel(log_cap=log_cap)
         self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True)
         self.bus = self.session.bus
-        self.master = self.session.master
         self.user_gone = False  # the terminal or browser went away: nobody reads what is printed
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
         self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
+
+    @property
+    def master(self) -> Master:
+        """The running stack's master (a restart replaces it)."""
+        return self.session.master
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -137,6 +141,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.sub_title = "starting the stack…"
         self.session.watch_process_signals()
         self._quit_when_asked()
+        self._fold_events()
         self._run_stack()
         self._painter = self.set_interval(1 / PAINT_HZ, self._paint)
         if self.plan.run.duration is not None:
@@ -144,11 +149,20 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     # -- the stack -------------------------------------------------------------------------
 
+    @work(group="events")
+    async def _fold_events(self) -> None:
+        """Fold every event into the model, for the app's whole life (across stack restarts)."""
+        while batch := await self._subscription.batch():
+            self.model.apply(batch)
+            self.model.log.events_lost = self._subscription.dropped
+
     @work(exclusive=True, group="stack")
-    async def _run_stack(self) -> None:
-        """Start the master in this loop (its thread must outlive the stack), then fold events."""
+    async def _run_stack(self, restart: bool = False) -> None:
+        """Start the stack in this loop (its thread must outlive it); ``restart``: stop the
+        running one first, and import the app again in a fresh stack root."""
+        self.sub_title = "restarting the stack…" if restart else "starting the stack…"
         try:
-            await self.session.start()
+            await (self.session.restart() if restart else self.session.start())
         except StackStartError as error:
             self.sub_title = "the stack could not start"
             self.model.failure = str(error)
@@ -156,10 +170,21 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         else:
             mules = len(self.master.mules)
             self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
-            gc.freeze()  # what exists now lives as long as the app: keep it out of full collections
-        while batch := await self._subscription.batch():
-            self.model.apply(batch)
-            self.model.log.events_lost = self._subscription.dropped
+            if not restart:
+                gc.freeze()  # what exists now lives as long as the app: keep it out of full collections
+
+    def action_restart_stack(self, confirmed: bool = False) -> None:
+        """Stop the stack and start it from scratch: a new stack root imports the app again."""
+
+        def act(yes: bool | None) -> None:
+            if yes and not self._stopping and self.master.state in (StackState.RUNNING, StackState.FAILED):
+                self._run_stack(restart=True)
+
+        if confirmed:
+            act(True)
+        else:
+            question = "Restart the stack from scratch? Every mule stops, and the app is imported again."
+            self.push_screen(ConfirmScreen(question, "X"), act)
 
     @work(group="stop")
     async def _quit_when_asked(self) -> None:

@@ -145,3 +145,21 @@ async def test_a_small_terminal_keeps_help_and_quit_in_sight_and_one_hint_line(c
         for key in ("question_mark", "q"):
             assert shown[key].width and shown[key].right <= 80, key
         assert app.query_one("#hint").styles.max_height.value == 1
+
+
+async def test_x_restarts_the_stack_from_scratch_importing_the_app_again(console, tmp_path):
+    (tmp_path / "app.py").write_text("import os\nprint('app imported in', os.getpid(), flush=True)\n")
+    (tmp_path / "echo.py").write_text(ECHO)
+    app = console("--wsgi-file=app.py", "--mule=echo.py")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
+        first_master, first_root, first_mule = app.master, app.master.root_pid, app.master.mules[1].pid
+        await pilot.press("X")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("X")
+        await until(pilot, lambda: app.master is not first_master and app.master.mules[1].pid, what="a new stack")
+        assert app.master.root_pid != first_root and app.master.mules[1].pid != first_mule
+        imports = [line.text for line in app.model.log.all if line.text.startswith("app imported in")]
+        assert imports == [f"app imported in {first_root}", f"app imported in {app.master.root_pid}"]
+        await pilot.press("m", *"again", "enter")
+        await until(pilot, lambda: any("echo got b'again'" in line.text for line in app.model.log.all), what="echo")
