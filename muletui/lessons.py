@@ -1,5 +1,6 @@
-"""The built-in lessons: small stacks under ``muletui/demo/NAME/``, each a uWSGI ini file
-(``lesson.ini``, which runs unchanged under real uWSGI) with its scripts and a README."""
+"""The built-in lessons: small stacks under ``demo/NAME/`` at the top of the repository, each a
+uWSGI ini file (``lesson.ini``, which runs unchanged under real uWSGI) with its scripts and a
+README."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import os
 from dataclasses import dataclass
 
 # Plain os.path: pathlib would add about 0.6 MiB (pathlib, urllib.parse, ipaddress) to every master.
-LESSONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo")
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _lessons_dir() -> str:
+    """Where the lessons are: ``muletui/demo/`` in an installed wheel (pyproject maps the package
+    ``muletui.demo`` to ``demo/``), else ``demo/`` beside ``muletui/`` in a source tree (an
+    editable install, or tests run from a checkout)."""
+    installed = os.path.join(_PACKAGE_DIR, "demo")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(_PACKAGE_DIR), "demo")
+
+
+LESSONS_DIR = _lessons_dir()
 ORDER = ("seed", "offload", "farms", "tasks", "timers", "traps")
 
 

@@ -3,18 +3,23 @@ them; `--serve` answers on loopback."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from muletui.lessons import find, lessons
+from muletui.lessons import LESSONS_DIR, find, lessons
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def ini(name: str) -> str:
@@ -70,6 +75,31 @@ async def test_traps(stack):
     assert run.matching(r"MULE MSG QUEUE IS FULL")
 
 
+def test_the_lessons_are_demo_at_the_top_of_the_tree():
+    assert Path(LESSONS_DIR) == ROOT / "demo"
+    assert sorted(p.name for p in (ROOT / "demo").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(
+        lesson.name for lesson in lessons()
+    )
+    assert not (ROOT / "muletui" / "demo").exists()
+
+
+def test_the_wheel_ships_every_package_and_the_lessons():
+    """pyproject lists the packages (find cannot map demo/ to muletui.demo): none may be missing."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {
+        ".".join(Path(folder).relative_to(ROOT).parts)
+        for folder, _dirs, files in os.walk(ROOT / "muletui")
+        if "__init__.py" in files
+    }
+    assert sorted(setuptools["packages"]) == sorted(packages | {"muletui.demo"})
+    assert setuptools["package-dir"] == {"muletui.demo": "demo"}
+    shipped = setuptools["package-data"]["muletui.demo"]
+    for lesson in lessons():
+        for file in Path(lesson.directory).iterdir():
+            if file.is_file():
+                assert any(file.match(pattern) for pattern in shipped), file
+
+
 def test_muletui_demo_lists_the_lessons():
     result = subprocess.run([sys.executable, "-m", "muletui", "demo"], check=False, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
@@ -103,11 +133,12 @@ def test_serve_answers_on_loopback():
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
-        assert first.strip() == f"muletui: serving the console at http://127.0.0.1:{port} (Ctrl-C stops it)"
+        served = re.fullmatch(rf"muletui: serving the console at (http://127\.0\.0\.1:{port}\S*) \(Ctrl-C stops it\)", first.strip())
+        assert served, first
         deadline = time.monotonic() + 20
         while True:
             try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                page = urllib.request.urlopen(served.group(1), timeout=2).read().decode()
                 break
             except OSError:
                 if time.monotonic() > deadline:
