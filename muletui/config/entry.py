@@ -19,10 +19,30 @@ class ConfigEntry:
     origin: str
 
 
-class ConfigError(Exception):
-    """A config source that cannot be read; ``str()`` is the one-line message shown to the user."""
+#: The most characters of a value an error message quotes: a 50 MB value stays out of the terminal.
+QUOTE_LIMIT = 80
 
-    def __init__(self, origin: str, reason: str) -> None:
-        super().__init__(f"{origin}: {reason}")
+
+def quoted(text: str) -> str:
+    """``text`` as an error message quotes it: ``repr`` of its first :data:`QUOTE_LIMIT` characters,
+    followed by ``… (N characters)`` when it is longer."""
+    if len(text) <= QUOTE_LIMIT:
+        return repr(text)
+    return f"{text[:QUOTE_LIMIT]!r}… ({len(text)} characters)"
+
+
+def shown(text: str) -> str:
+    """``text`` unquoted (a path, a token) as an error message shows it: cut like :func:`quoted`."""
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    return f"{text[:QUOTE_LIMIT]}… ({len(text)} characters)"
+
+
+class ConfigError(Exception):
+    """A config source that cannot be read; ``str()`` is the one-line message shown to the user:
+    ``origin: reason``, after ``first`` (a likely cause, such as a misspelt option) if given."""
+
+    def __init__(self, origin: str, reason: str, *, first: str = "") -> None:
+        super().__init__(f"{first}; {origin}: {reason}" if first else f"{origin}: {reason}")
         self.origin = origin
         self.reason = reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, shown
 
 #: Each reader is imported when a file of its kind is read (the master keeps what it imports).
 _READERS = {
@@ -26,7 +26,7 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
 
     Raises:
         ConfigError: the extension is unknown, the file cannot be opened (both with origin
-            ``spec``), or the reader rejects the file.
+            ``spec``, cut to 80 characters), or the reader rejects the file.
         ValueError: ``kind`` is not one of the four.
     """
     path, section = split_spec(spec)
@@ -34,14 +34,14 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
         kind = next((k for ext, k in _KINDS_BY_EXTENSION.items() if path.endswith(ext)), None)
         if kind is None:
             reason = "unknown config file type (use .ini, .xml, .yaml, .yml or .json)"
-            raise ConfigError(spec, f"unable to load configuration from {spec}: {reason}")
+            raise ConfigError(shown(spec), f"unable to load configuration from {shown(spec)}: {reason}")
     elif kind not in _READERS:
         raise ValueError(f"unknown config file kind {kind!r}")
     try:  # probed here so that the error names the spec as given; the readers only know the path
         with open(path, "rb"):
             pass
     except OSError as err:
-        raise ConfigError(spec, f"unable to load configuration from {spec}: {err.strerror}") from err
+        raise ConfigError(shown(spec), f"unable to load configuration from {shown(spec)}: {err.strerror}") from err
     module, name = _READERS[kind]
     reader: Callable[..., list[ConfigEntry]] = getattr(importlib.import_module(module), name)
     return reader(path) if section is None else reader(path, section)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.magic import expand_references, read_config_text
 
 _BLANKS = " \t\r"
@@ -32,18 +32,18 @@ def read_ini(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
         origin = f"{path}:{number}"
         if line[0] == "[":
             if not line.endswith("]"):
-                raise ConfigError(origin, f"section header {line!r} has no closing ']'")
+                raise ConfigError(origin, f"section header {quoted(line)} has no closing ']'")
             current = line[1:-1]
             found = found or current == section
             continue
         if current is None:
-            raise ConfigError(origin, f"option {line!r} comes before any [section] header")
+            raise ConfigError(origin, f"option {quoted(line)} comes before any [section] header")
         key, equals, value = line.partition("=")
         key = key.rstrip(_BLANKS)
         if not key:
-            raise ConfigError(origin, f"option {line!r} has no name")
+            raise ConfigError(origin, f"option {quoted(line)} has no name")
         if current == section:
             entries.append(ConfigEntry(key, value.strip(_BLANKS) if equals else None, origin))
     if not found:
-        raise ConfigError(path, f"can't find section [{section}]")
+        raise ConfigError(path, f"can't find section [{shown(section)}]")
     return expand_references(entries)

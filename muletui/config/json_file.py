@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, shown
 from muletui.config.magic import expand_references, read_config_text
 
 _DECODER = json.JSONDecoder()
@@ -21,7 +21,8 @@ def read_json(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
 
     Raises:
         ConfigError: the file is unreadable; invalid JSON (origin ``path:LINE``, the decoder's
-            reason); ``section`` missing or not an object (origin ``path``, uWSGI's message).
+            reason; nested too deep for Python's decoder: origin ``path``); ``section`` missing
+            or not an object (origin ``path``, uWSGI's message).
     """
     text = read_config_text(path, section)
     try:
@@ -29,12 +30,16 @@ def read_json(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
     except json.JSONDecodeError as err:
         reason = f"error parsing JSON data: {err.msg} (column {err.colno})"
         raise ConfigError(f"{path}:{err.lineno}", reason) from err
+    except RecursionError:  # jansson's words for its own depth limit (2048); Python's is lower
+        raise ConfigError(path, "error parsing JSON data: maximum parsing depth reached") from None
     if not isinstance(document, dict) or not isinstance(document.get(section), dict):
-        raise ConfigError(path, f"you must define a object named {section} in your JSON data")
+        raise ConfigError(path, f"you must define a object named {shown(section)} in your JSON data")
     start = [at for key, _, _, at in _members(text, _skip_blanks(text, 0)) if key == section][-1]
     options: dict[str, tuple[object, str]] = {}
+    line, counted_to = 1, 0  # keys come in text order: count each newline once
     for key, key_at, value, _ in _members(text, start):
-        line = text.count("\n", 0, key_at) + 1
+        line += text.count("\n", counted_to, key_at)
+        counted_to = key_at
         options[key] = (value, f"{path}:{line}")
     entries = [
         ConfigEntry(key, item, origin)

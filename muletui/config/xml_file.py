@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from xml.parsers import expat
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, shown
 from muletui.config.magic import expand_references, read_config_text
 
 _JUNK_AFTER_ROOT = expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]
@@ -43,7 +43,7 @@ def read_xml(path: str, section: str | None = None) -> list[ConfigEntry]:
             reason = f"unable to parse xml file: {expat.ErrorString(err.code)}"
             raise ConfigError(f"{path}:{err.lineno}", reason) from err
     if not reader.found:
-        wanted = "<uwsgi>" if section is None else f'<uwsgi id="{section}">'
+        wanted = "<uwsgi>" if section is None else f'<uwsgi id="{shown(section)}">'
         raise ConfigError(path, f"can't find a {wanted} element")
     return expand_references(reader.entries)
 

@@ -6,7 +6,7 @@ keys all kept, no quoting, no lists. This module follows that reader, not PyYAML
 
 from __future__ import annotations
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.magic import expand_references, read_config_text
 
 _INDENT = " \t\r"
@@ -47,7 +47,7 @@ def read_yaml(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             name, colon, _ = content.partition(":")
             inside = bool(colon) and name == section
     if not inside:
-        raise ConfigError(path, f"can't find section '{section}:'")
+        raise ConfigError(path, f"can't find section '{shown(section)}:'")
     return expand_references(entries)
 
 
@@ -59,8 +59,8 @@ def _option(content: str, origin: str) -> ConfigEntry:
     if separator < 0:
         separator = content.find(":\t")
     if separator < 0:
-        raise ConfigError(origin, f"expected 'key: value', got {content.rstrip()!r}; {_STOPS_UWSGI}")
+        raise ConfigError(origin, f"expected 'key: value', got {quoted(content.rstrip())}; {_STOPS_UWSGI}")
     key = content[:separator].rstrip(" \t")
     if not key:
-        raise ConfigError(origin, f"option {content.rstrip()!r} has no name; {_STOPS_UWSGI}")
+        raise ConfigError(origin, f"option {quoted(content.rstrip())} has no name; {_STOPS_UWSGI}")
     return ConfigEntry(key, content[separator + 2 :].strip(_INDENT), origin)
