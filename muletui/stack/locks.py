@@ -45,8 +45,10 @@ class _ThreadLocks:
     owner; the next ``lock()`` then logs the deadlock detector's line.
     """
 
-    def __init__(self, lock_fd: int) -> None:
-        self.fd = os.open(f"/proc/self/fd/{lock_fd}", os.O_RDWR | os.O_CLOEXEC)
+    def __init__(self, fd: int) -> None:
+        """``fd``: the thread's own description, opened by the caller, so that a failed open
+        (EMFILE) leaves no half-made object whose ``__del__`` would print its own traceback."""
+        self.fd = fd
         self.pid = os.getpid()
         self.tid = threading.get_native_id()
         self.held: set[int] = set()
@@ -91,9 +93,21 @@ os.register_at_fork(after_in_child=_forget_thread_states)  # also a user's os.fo
 def _thread_state() -> _ThreadLocks:
     state: _ThreadLocks | None = getattr(_local, "state", None)
     if state is None:
-        assert _context is not None
-        state = _local.state = _ThreadLocks(_context.spec.lock_fd)
+        state = _local.state = _ThreadLocks(_open_lock_file())
     return state
+
+
+def _open_lock_file() -> int:
+    """A new open file description of the lock file.
+
+    Out of descriptors, this raises EMFILE as any call that needs one does: the error alone,
+    without the internal path it failed on.
+    """
+    assert _context is not None
+    try:
+        return os.open(f"/proc/self/fd/{_context.spec.lock_fd}", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror) from None
 
 
 def _lock_id(function: str, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
@@ -188,7 +202,7 @@ def is_locked(*args: object, **kwargs: object) -> bool:
     holder_pid = _context.stats.lock_holder(lock_id)[0]
     if not holder_pid:
         return False
-    fd = os.open(f"/proc/self/fd/{_context.spec.lock_fd}", os.O_RDWR | os.O_CLOEXEC)
+    fd = _open_lock_file()
     try:
         answer = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, record_lock(fcntl.F_WRLCK, lock_id))
     finally:

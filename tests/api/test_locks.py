@@ -524,3 +524,38 @@ async def test_is_locked_does_not_call_a_live_holder_dead(stack, write):
     await run.line("^churned", mule_id=1, timeout=20)
     assert run.texts(2) == ["probed [False, True]"]  # it saw both states, and said nothing else
     assert not run.of(events.StackWarning)
+
+
+OUT_OF_DESCRIPTORS = """
+import os, resource, sys, time, traceback, uwsgi
+top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = []
+try:
+    while True:
+        held.append(os.open("/dev/null", os.O_RDONLY))
+except OSError:
+    pass
+try:
+    uwsgi.lock(1)
+except OSError:
+    traceback.print_exc()
+# the error is gone here: anything muletui left half-made would have printed by now
+print("after the error", file=sys.stderr, flush=True)
+for fd in held:
+    os.close(fd)
+uwsgi.lock(1)
+print("locked once descriptors were free", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_lock_out_of_descriptors_raises_emfile_and_nothing_else(stack, write):
+    run = await stack(f"--mule={write('no_fds.py', OUT_OF_DESCRIPTORS)}", "--locks", "1")
+    await run.line("^locked once descriptors were free", mule_id=1)
+    await run.line("^after the error$", mule_id=1)
+    lines = stream(run, 1, "err")
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[lines.index("after the error") - 1] == "OSError: [Errno 24] Too many open files"
+    assert lines[-1] == "after the error"  # no "Exception ignored in: ... __del__" after it
+    assert not [text for text in lines if "/proc/self/fd" in text or "AttributeError" in text]
