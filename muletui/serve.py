@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import shlex
 import sys
@@ -31,6 +32,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 from textual_serve.server import Server, to_int
@@ -69,6 +71,13 @@ def is_loopback(host: str) -> bool:
 def refusal(status: int, text: str) -> web.Response:
     """A short plain-text answer that starts nothing."""
     return web.Response(status=status, text=text + "\n")
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per request, without its query string or its Referer: both may carry the token."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %d", request.remote, request.method, request.path, response.status)
 
 
 class ConsoleSession(AppService):
@@ -216,6 +225,7 @@ class ConsoleServer(Server):
         }
         response = aiohttp_jinja2.render_template("app_index.html", request, page)
         response.set_cookie(self.cookie_name, self.token, httponly=True, samesite="Strict")
+        response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL holds the token
         return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -234,10 +244,21 @@ class ConsoleServer(Server):
             await websocket.close()
         return websocket
 
+    def initialize_logging(self) -> None:
+        """Plain log lines: textual-serve's tracebacks show every frame's locals, the token among them."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
     def serve(self, debug: bool = False) -> None:
         """Serve until SIGINT or SIGTERM. The URL is printed once the port listens, not before."""
         self.initialize_logging()
-        web.run_app(self._make_app(), host=self.host, port=self.port, print=self._listening, handle_signals=True)
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            print=self._listening,
+            handle_signals=True,
+            access_log_class=AccessLog,
+        )
 
     def _listening(self, _banner: str) -> None:
         print(f"muletui: serving the console at {self.url} (Ctrl-C stops it)", flush=True)

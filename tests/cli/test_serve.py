@@ -190,9 +190,12 @@ async def test_the_page_leaves_the_token_in_a_cookie_that_opens_the_websocket(se
             cookie = response.headers["Set-Cookie"]
         assert f'data-session-websocket-url="ws://127.0.0.1:{served.port}/ws"' in page
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert response.headers["Referrer-Policy"] == "no-referrer"
         assert served.started() == []
         async with client.ws_connect(served.base("/ws"), params={"width": "100", "height": "30"}) as websocket:
             assert (await websocket.receive()).type == aiohttp.WSMsgType.BINARY  # the console's screen
+    log = served.stdout.read_text() + served.stderr.read_text()
+    assert "GET / 200" in log and log.count(served.token) == 1  # the printed URL only
 
 
 async def test_a_closed_websocket_ends_its_console_and_stack(serve: Callable[..., Served]) -> None:
