@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 
 from muletui import UWSGI_VERSION, __version__
@@ -78,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print(help_text())
         return 0
     if plan.run.serve is not None:
-        return serve(plan.run.serve, [a for a in args if a != "--serve" and not a.startswith("--serve=")])
+        args = [a for a in args if a != "--serve" and not a.startswith("--serve=")]
+        return serve(plan.run.serve, args, plan.run.serve_sessions)
     if plan.run.show_version:
         print(f"muletui {__version__} (uWSGI {UWSGI_VERSION} mule semantics)")
         return 0
@@ -104,13 +104,8 @@ def run_console(plan: Plan) -> int:
     return 0
 
 
-def serve(where: str, args: list[str]) -> int:
-    """Serve the console to browsers with textual-serve: each page runs ``muletui ARGS``."""
-    from textual_serve.server import Server  # noqa: PLC0415 - only for --serve
+def serve(where: str, args: list[str], max_sessions: int) -> int:
+    """Serve the console to browsers (see :mod:`muletui.serve`): each session runs ``muletui ARGS``."""
+    from muletui.serve import serve_console  # noqa: PLC0415 - aiohttp and textual-serve only for --serve
 
-    host, _, port = (where or "127.0.0.1:8000").rpartition(":")
-    host = host or "127.0.0.1"
-    command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "muletui", *args))
-    print(f"muletui: serving the console at http://{host}:{port} (Ctrl-C stops it)", flush=True)
-    Server(command, host=host, port=int(port), title="muletui").serve()
-    return 0
+    return serve_console(where, [sys.executable, "-m", "muletui", *args], max_sessions)

@@ -25,6 +25,7 @@ class RunOptions:
     log_file: str | None = None
     events_file: str | None = None
     serve: str | None = None  # --serve: "" for the default address, else HOST:PORT
+    serve_sessions: int = 40  # --serve-sessions: consoles served at once
     show_version: bool = False
     show_help: bool = False
 
@@ -123,6 +124,10 @@ def build(entries: list[ConfigEntry]) -> Plan:
             run.events_file = entry.value
         elif key == "serve":
             run.serve = entry.value or ""
+        elif key == "serve-sessions":
+            run.serve_sessions = int(_positive_number(entry, int))
+            if run.serve_sessions < 1:
+                raise ConfigError(entry.origin, f"--serve-sessions must be at least 1, got {entry.value!r}")
         elif key == "version":
             run.show_version = True
         elif key == "help":

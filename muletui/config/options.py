@@ -76,6 +76,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("events", Arity.VALUE, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
     Option("serve", Arity.OPTIONAL, "muletui", "serve the console to browsers (default 127.0.0.1:8000)",
            "[=HOST:PORT]", own=True),
+    Option("serve-sessions", Arity.VALUE, "muletui", "with --serve: most browser sessions at once (default 40)",
+           "N", own=True),
     Option("version", Arity.FLAG, "muletui", "print the version and exit", own=True),
     Option("help", Arity.FLAG, "muletui", "show this help and exit", aliases=("h",), own=True),
 )
