@@ -93,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
 def run_console(plan: Plan) -> int:
     """Run the Textual console; after it closes, say what the stack left queued."""
     from muletui.console.app import MuleConsole  # noqa: PLC0415 - Textual only when the console runs
+    from muletui.session import RecordError  # noqa: PLC0415 - with the console
 
-    app = MuleConsole(plan)
+    try:
+        app = MuleConsole(plan)
+    except RecordError as error:
+        print(f"muletui: {error}", file=sys.stderr)
+        return 1
     left = app.run()
+    if app.user_gone:  # the terminal is gone: there is nobody to tell
+        return 0
     if app.model.failure:
         print(f"muletui: {app.model.failure}", file=sys.stderr)
         return 1
