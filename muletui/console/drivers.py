@@ -9,7 +9,6 @@ message, so the console stops its stack and exits.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import threading
@@ -127,5 +126,5 @@ class BrowserDriver(WebDriver):
     def _browser_gone(self) -> None:
         if not self._gone.is_set():
             self._gone.set()
-            with contextlib.suppress(RuntimeError):  # the app's loop is already closed
+            if not self._loop.is_closed():  # the input ends after the app, when it quits itself
                 self.send_message(UserGone("the browser is gone"))
