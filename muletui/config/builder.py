@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
+from muletui.config.limits import check_counts, check_mule_count, check_number
 from muletui.config.options import lookup, suggest
 from muletui.config.stack_config import StackConfig
 from muletui.ipc.spec import FarmSpec, MuleSpec
@@ -37,15 +38,18 @@ class Plan:
     stack: StackConfig
     run: RunOptions
     warnings: list[str] = field(default_factory=list)
+    misspelt: str = ""  # "--mulle is not an option (did you mean --mule?)": leads any error line
 
 
 def _positive_number(entry: ConfigEntry, kind: type[int | float]) -> int | float:
+    """The option's value as a number from 0 up to its bound (:func:`check_number`)."""
     try:
         number = kind(entry.value or "")
     except ValueError:
-        raise ConfigError(entry.origin, f"--{entry.key} needs a number, got {entry.value!r}") from None
+        raise ConfigError(entry.origin, f"--{entry.key} needs a number, got {quoted(entry.value or '')}") from None
     if number < 0:
-        raise ConfigError(entry.origin, f"--{entry.key} must not be negative, got {entry.value!r}")
+        raise ConfigError(entry.origin, f"--{entry.key} must not be negative, got {quoted(entry.value or '')}")
+    check_number(entry, number)
     return number
 
 
@@ -54,7 +58,34 @@ def _flag_value(entry: ConfigEntry) -> bool:
 
 
 def build(entries: list[ConfigEntry]) -> Plan:
-    """Interpret ``entries`` in order; raises :class:`ConfigError` for values uWSGI rejects."""
+    """Interpret ``entries`` in order.
+
+    Raises:
+        ConfigError: a value uWSGI rejects, or a count or size beyond muletui's limits
+            (:mod:`muletui.config.limits`); led by :func:`misspellings`, the likely cause.
+    """
+    misspelt = misspellings(entries)
+    try:
+        plan = _build(entries)
+    except ConfigError as error:
+        raise ConfigError(error.origin, error.reason, first=misspelt) from None
+    plan.misspelt = misspelt
+    return plan
+
+
+def misspellings(entries: list[ConfigEntry]) -> str:
+    """``--mulle is not an option (did you mean --mule?)`` for each unknown option with a close
+    known spelling, joined by ``; ``; ``''`` when there is none."""
+    hints: dict[str, str] = {}
+    for entry in entries:
+        if entry.key not in hints and lookup(entry.key) is None:
+            hint = suggest(entry.key)
+            hints[entry.key] = f"--{shown(entry.key)} is not an option{hint}" if hint else ""
+    return "; ".join(hint for hint in hints.values() if hint)
+
+
+def _build(entries: list[ConfigEntry]) -> Plan:
+    check_counts(entries)
     stack = StackConfig()
     run = RunOptions()
     warnings: list[str] = []
@@ -78,8 +109,10 @@ def build(entries: list[ConfigEntry]) -> Plan:
             continue
         if key == "mule":
             programs.append(entry.value)
+            check_mule_count(entry, len(programs))
         elif key == "mules":
             programs += [None] * int(_positive_number(entry, int))
+            check_mule_count(entry, len(programs))
         elif key == "farm":
             farm_entries.append(entry)
         elif key == "mule-msg-size":
@@ -111,8 +144,8 @@ def build(entries: list[ConfigEntry]) -> Plan:
             stack.rb_timers.append(_two_numbers(entry))
         elif key == "fs-signal":
             path, _, signum = (entry.value or "").rpartition(" ")
-            if not path or not signum.lstrip("-").isdigit():
-                raise ConfigError(entry.origin, f'--fs-signal needs "PATH SIGNAL", got {entry.value!r}')
+            if not path or not _is_integer(signum):
+                raise ConfigError(entry.origin, f'--fs-signal needs "PATH SIGNAL", got {quoted(entry.value or "")}')
             stack.fs_signals.append((path.strip(), int(signum) & 0xFF))
         elif key == "headless":
             run.headless = _flag_value(entry)
@@ -145,9 +178,17 @@ def build(entries: list[ConfigEntry]) -> Plan:
 def _two_numbers(entry: ConfigEntry) -> tuple[int, int]:
     """``--timer "SIGNAL SECONDS"``: the signal (mod 256) and the period."""
     parts = (entry.value or "").split()
-    if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
-        raise ConfigError(entry.origin, f'--{entry.key} needs "SIGNAL SECONDS", got {entry.value!r}')
-    return int(parts[0]) & 0xFF, int(parts[1])
+    if len(parts) != 2 or not all(_is_integer(p) for p in parts):
+        raise ConfigError(entry.origin, f'--{entry.key} needs "SIGNAL SECONDS", got {quoted(entry.value or "")}')
+    seconds = int(parts[1])
+    check_number(entry, seconds)
+    return int(parts[0]) & 0xFF, seconds
+
+
+def _is_integer(text: str) -> bool:
+    """Digits with an optional '-', few enough for ``int()`` (which refuses over 4300 digits)."""
+    digits = text.removeprefix("-")
+    return digits.isdecimal() and len(digits) <= 1000
 
 
 def _farm(entry: ConfigEntry, index: int, mule_count: int) -> FarmSpec:
@@ -155,13 +196,13 @@ def _farm(entry: ConfigEntry, index: int, mule_count: int) -> FarmSpec:
     value = entry.value or ""
     name, colon, ids = value.partition(":")
     if not colon or not name or not ids:
-        raise ConfigError(entry.origin, f"invalid farm value ({value}) must be in the form name:mule[,muleN].")
+        raise ConfigError(entry.origin, f"invalid farm value ({shown(value)}) must be in the form name:mule[,muleN].")
     members: list[int] = []
     for text in ids.split(","):
         try:
             mule_id = int(text)
         except ValueError:
-            raise ConfigError(entry.origin, f"invalid mule id: {text}") from None
+            raise ConfigError(entry.origin, f"invalid mule id: {shown(text)}") from None
         if not 1 <= mule_id <= mule_count:
             raise ConfigError(entry.origin, f"invalid mule id: {mule_id}")
         members.append(mule_id)
@@ -172,4 +213,4 @@ def _not_emulated(entry: ConfigEntry, known: bool) -> str:
     where = "" if entry.origin == "command line" else f" ({entry.origin})"
     if known:
         return f"--{entry.key}{where}: accepted, but muletui does not emulate it (no workers run)"
-    return f"--{entry.key}{where}: not an option muletui emulates, ignored{suggest(entry.key)}"
+    return f"--{shown(entry.key)}{where}: not an option muletui emulates, ignored{suggest(entry.key)}"

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from muletui.config.entry import ConfigEntry, ConfigError
+from muletui.config.entry import ConfigEntry, ConfigError, shown
 from muletui.config.files import read_config_file
+from muletui.config.limits import MAX_OPTIONS
 
 
 class Arity(Enum):
@@ -121,6 +122,7 @@ def parse_argv(argv: list[str]) -> list[ConfigEntry]:
     Raises :class:`ConfigError` for malformed input.
     """
     entries: list[ConfigEntry] = []
+    expansion = _Expansion()
     i = 0
     while i < len(argv):
         token = argv[i]
@@ -133,7 +135,7 @@ def parse_argv(argv: list[str]) -> list[ConfigEntry]:
             if value is not None and value.startswith("="):
                 value = value[1:]
         else:
-            entries += _config_file_entries(token, None, "command line", 0)
+            entries += expansion.file_entries(token, None, "command line", 0)
             continue
         option = lookup(name)
         if option is not None and option.arity is Arity.OPTIONAL and value is None:
@@ -142,8 +144,8 @@ def parse_argv(argv: list[str]) -> list[ConfigEntry]:
             value = argv[i]
             i += 1
         elif option is not None and option.arity is Arity.VALUE and value is None:
-            raise ConfigError("command line", f"--{name} needs a value")
-        entries += _expand(ConfigEntry(option.name if option else name, value, "command line"), 0)
+            raise ConfigError("command line", f"--{shown(name)} needs a value")
+        entries += expansion.expand(ConfigEntry(option.name if option else name, value, "command line"), 0)
     return entries
 
 
@@ -161,38 +163,56 @@ def _refuse_space_form(name: str, following: str | None) -> None:
     """uWSGI reads ``--mule x.py`` as "--mule, then config file x.py" and dies; explain instead."""
     if following is None or following.startswith("-"):
         return
+    text = shown(following)
     if name == "mule" and (following.endswith(".py") or ":" in following):
         raise ConfigError(
             "command line",
-            f"--mule {following}: uWSGI takes --mule's program only with '=', and would read "
-            f"{following} as a config file (\"unable to load configuration from {following}\"). "
-            f"Write --mule={following}",
+            f"--mule {text}: uWSGI takes --mule's program only with '=', and would read "
+            f"{text} as a config file (\"unable to load configuration from {text}\"). "
+            f"Write --mule={text}",
         )
     if name == "mule-msg-size" and following.isdigit():
         raise ConfigError(
             "command line",
-            f"--mule-msg-size {following}: uWSGI takes this value only with '=', and would read "
-            f"{following} as a config file. Write --mule-msg-size={following}",
+            f"--mule-msg-size {text}: uWSGI takes this value only with '=', and would read "
+            f"{text} as a config file. Write --mule-msg-size={text}",
         )
 
 
-def _config_file_entries(spec: str, kind: str | None, origin: str, depth: int) -> list[ConfigEntry]:
-    if depth > _MAX_INCLUDE_DEPTH:
-        raise ConfigError(origin, f"config files include each other more than {_MAX_INCLUDE_DEPTH} deep")
-    expanded: list[ConfigEntry] = []
-    for entry in read_config_file(spec, kind):
-        option = lookup(entry.key)
-        canonical = ConfigEntry(option.name if option else entry.key, entry.value, entry.origin)
-        expanded += _expand(canonical, depth + 1)
-    return expanded
+class _Expansion:
+    """The config files of one command line, expanded in place.
 
+    Each file (spec and kind) is read once however often it is included, and the command line
+    with everything it includes holds at most :data:`MAX_OPTIONS` options: files that include
+    each other many times over are answered in a second, not expanded exponentially.
+    """
 
-def _expand(entry: ConfigEntry, depth: int) -> list[ConfigEntry]:
-    """An ``ini``/``xml``/``yaml``/``json`` entry is followed by the entries of its file (it
-    stays itself too: uWSGI lists it in ``uwsgi.opt``); other entries stay as they are."""
-    kind = _CONFIG_KINDS.get(entry.key)
-    if kind is None:
-        return [entry]
-    if not entry.value:
-        raise ConfigError(entry.origin, f"--{entry.key} needs a file name")
-    return [entry, *_config_file_entries(entry.value, kind, entry.origin, depth)]
+    def __init__(self) -> None:
+        self._files: dict[tuple[str, str | None], list[ConfigEntry]] = {}
+        self._count = 0
+
+    def file_entries(self, spec: str, kind: str | None, origin: str, depth: int) -> list[ConfigEntry]:
+        if depth > _MAX_INCLUDE_DEPTH:
+            raise ConfigError(origin, f"config files include each other more than {_MAX_INCLUDE_DEPTH} deep")
+        read = self._files.get((spec, kind))
+        if read is None:
+            read = self._files[(spec, kind)] = read_config_file(spec, kind)
+        expanded: list[ConfigEntry] = []
+        for entry in read:
+            option = lookup(entry.key)
+            canonical = ConfigEntry(option.name if option else entry.key, entry.value, entry.origin)
+            expanded += self.expand(canonical, depth + 1)
+        return expanded
+
+    def expand(self, entry: ConfigEntry, depth: int) -> list[ConfigEntry]:
+        """An ``ini``/``xml``/``yaml``/``json`` entry is followed by the entries of its file (it
+        stays itself too: uWSGI lists it in ``uwsgi.opt``); other entries stay as they are."""
+        self._count += 1
+        if self._count > MAX_OPTIONS:
+            raise ConfigError(entry.origin, f"more than {MAX_OPTIONS} options, config files included")
+        kind = _CONFIG_KINDS.get(entry.key)
+        if kind is None:
+            return [entry]
+        if not entry.value:
+            raise ConfigError(entry.origin, f"--{entry.key} needs a file name")
+        return [entry, *self.file_entries(entry.value, kind, entry.origin, depth)]
