@@ -12,6 +12,10 @@ its kernels:
   every port of a host as one site, so a page served by another local user on another port would
   otherwise get the cookie sent along;
 - a cap on concurrent sessions, answered with a plain page;
+- a page that works offline and takes keys at once: textual-serve's page asks an external font
+  service for its font (offline, the browser silently falls back) and leaves the terminal
+  unfocused until it is clicked. :func:`classroom_page` edits the rendered page: the font comes
+  from the RobotoMono files textual-serve ships, and the terminal gets the focus;
 - an end for every console: when its browser goes or the server stops, SIGTERM (the console stops
   its stack and quits), and SIGKILL if it still lives after :data:`STOP_GRACE` seconds (its stack
   root dies with it, ``PR_SET_PDEATHSIG``). The server returns only after every console is gone.
@@ -24,6 +28,7 @@ import contextlib
 import hmac
 import ipaddress
 import logging
+import re
 import secrets
 import shlex
 import sys
@@ -40,7 +45,46 @@ from textual_serve.server import Server, to_int
 DEFAULT_ADDRESS = ("127.0.0.1", 8000)
 STOP_GRACE = 5.0  # seconds a console gets to stop its stack after SIGTERM, before SIGKILL
 
+STATIC_URL = "/static/"  # where textual-serve's server serves its static directory
+FONT_URL = f"{STATIC_URL}fonts/RobotoMono-VariableFont_wght.ttf"
+ITALIC_FONT_URL = f"{STATIC_URL}fonts/RobotoMono-Italic-VariableFont_wght.ttf"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+EXTERNAL_LINK = re.compile(r"""<link\b[^>]*\bhref=["']?(?:https?:)?//[^>]*>""", re.IGNORECASE)
+
+# textual.js names the family "Roboto Mono" for the terminal, the page for its dialogs. The preload
+# starts the font's fetch before textual.js measures the terminal's cells on load.
+# Keys reach xterm.js only through its hidden textarea, which textual.js creates on load: focus it
+# then, and again when the console's first screen arrives (the body gets "-first-byte").
+CLASSROOM_HEAD = f"""\
+<link rel="preload" href="{FONT_URL}" as="font" type="font/ttf" crossorigin />
+<style>
+  @font-face {{
+    font-family: "Roboto Mono";
+    font-weight: 100 700;
+    src: url("{FONT_URL}") format("truetype");
+  }}
+  @font-face {{
+    font-family: "Roboto Mono";
+    font-style: italic;
+    font-weight: 100 700;
+    src: url("{ITALIC_FONT_URL}") format("truetype");
+  }}
+</style>
+<script>
+  addEventListener("load", () => {{
+    const focusTerminal = () => document.querySelector(".textual-terminal .xterm-helper-textarea")?.focus();
+    focusTerminal();
+    new MutationObserver((_changes, observer) => {{
+      if (document.body.classList.contains("-first-byte")) {{
+        observer.disconnect();
+        focusTerminal();
+      }}
+    }}).observe(document.body, {{ attributes: true, attributeFilter: ["class"] }});
+  }});
+</script>
+"""
 
 
 def parse_address(where: str) -> tuple[str, int]:
@@ -71,6 +115,11 @@ def is_loopback(host: str) -> bool:
 def refusal(status: int, text: str) -> web.Response:
     """A short plain-text answer that starts nothing."""
     return web.Response(status=status, text=text + "\n")
+
+
+def classroom_page(page: str) -> str:
+    """textual-serve's rendered page without links to other hosts, with the bundled font and a focused terminal."""
+    return EXTERNAL_LINK.sub("", page).replace("</head>", CLASSROOM_HEAD + "</head>", 1)
 
 
 class AccessLog(AbstractAccessLogger):
@@ -197,7 +246,7 @@ class ConsoleServer(Server):
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Refuse everything but a static asset without the token, and a websocket from another page."""
-        if request.path.startswith("/static/"):
+        if request.path.startswith(STATIC_URL):
             return await handler(request)
         given = request.query.get("token") or request.cookies.get(self.cookie_name, "")
         if not hmac.compare_digest(given.encode(), self.token.encode()):
@@ -214,16 +263,17 @@ class ConsoleServer(Server):
             )
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
-        """The console's page, which also leaves the token in a cookie for its websocket."""
+        """The console's page (:func:`classroom_page`), which also leaves the token in a cookie for its websocket."""
         self._refuse_if_full()
         scheme = "wss" if request.secure else "ws"
         page = {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": f"{scheme}://{request.host}/ws",  # the host this browser used: the cookie's
-            "config": {"static": {"url": "/static/"}},
+            "config": {"static": {"url": STATIC_URL}},
             "application": {"name": self.title},
         }
-        response = aiohttp_jinja2.render_template("app_index.html", request, page)
+        html = aiohttp_jinja2.render_string("app_index.html", request, page)
+        response = web.Response(text=classroom_page(html), content_type="text/html")
         response.set_cookie(self.cookie_name, self.token, httponly=True, samesite="Strict")
         response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL holds the token
         return response

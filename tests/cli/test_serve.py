@@ -26,10 +26,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from muletui.serve import ConsoleServer, is_loopback, parse_address
+from muletui.serve import FONT_URL, ITALIC_FONT_URL, ConsoleServer, is_loopback, parse_address
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 GONE_WITHIN = 10.0  # seconds a console and its stack get to end
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name in the page's inline logo, never fetched
 
 
 def alive(pid: int) -> bool:
@@ -196,6 +197,34 @@ async def test_the_page_leaves_the_token_in_a_cookie_that_opens_the_websocket(se
             assert (await websocket.receive()).type == aiohttp.WSMsgType.BINARY  # the console's screen
     log = served.stdout.read_text() + served.stderr.read_text()
     assert "GET / 200" in log and log.count(served.token) == 1  # the printed URL only
+
+
+async def test_the_page_needs_no_other_host_and_focuses_the_terminal() -> None:
+    """Offline, the page still has its font, and keys reach the console without a click."""
+    server = ConsoleServer(["true"], "127.0.0.1", 0, 1, "secret")
+    app: web.Application = await server._make_app()
+    async with TestServer(app, host="127.0.0.1") as http, aiohttp.ClientSession() as client:
+        async with client.get(http.make_url("/"), params={"token": "secret"}) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            page = await response.text()
+        own = f"127.0.0.1:{http.port}"
+        hosts = [match[0] for match in re.finditer(r"""(?:[a-z][a-z0-9+.-]*:)?//([^/\s"'<>)]+)""", page)
+                 if match[1] != own and not SVG_NAMESPACE.startswith(match[0])]
+        assert hosts == []
+        assert f'data-session-websocket-url="ws://{own}/ws"' in page
+        for url in (FONT_URL, ITALIC_FONT_URL):
+            assert f'src: url("{url}") format("truetype")' in page
+            async with client.get(http.make_url(url)) as response:  # a static asset: no token needed
+                assert response.status == 200
+                assert (await response.read())[:4] == b"\x00\x01\x00\x00"  # a TrueType font
+        assert 'font-family: "Roboto Mono"' in page and ".xterm-helper-textarea\")?.focus()" in page
+        async with client.get(http.make_url("/static/js/textual.js")) as response:
+            script = await response.text()
+        assert "fontFamily:\"'Roboto Mono'" in script  # the family the @font-face names
+        assert "xterm-helper-textarea" in script  # where xterm.js takes keys: the page focuses it
+    assert server.sessions == set()
 
 
 async def test_a_closed_websocket_ends_its_console_and_stack(serve: Callable[..., Served]) -> None:
