@@ -11,6 +11,7 @@ from muletui.config.entry import ConfigError
 from muletui.config.options import GROUPS, OPTIONS, Arity, lookup, parse_argv
 from muletui.headless import run_headless
 from muletui.lessons import find, lessons
+from muletui.preflight import refusal
 
 
 def demo_argv(name: str = "seed") -> list[str]:
@@ -27,6 +28,7 @@ def demo_command(args: list[str]) -> list[str] | int:
             width = max(len(lesson.name) for lesson in lessons())
             for lesson in lessons():
                 print(f"{lesson.name:<{width}}  {lesson.title}")
+            print("\nstart one with: muletui demo NAME   (add --headless --duration 10 to run it without the console)")
             return 0
         return [*demo_argv(), *args]
     chosen = find(args[0])
@@ -77,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         print(help_text())
         return 0
     if plan.run.serve is not None:
-        args = [a for a in args if a != "--serve" and not a.startswith("--serve=")]
-        return serve(plan.run.serve, args, plan.run.serve_sessions)
+        return serve(plan.run.serve, _session_args(args), plan.run.serve_sessions)
     if plan.run.show_version:
         print(f"muletui {__version__} (uWSGI {UWSGI_VERSION} mule semantics)")
         return 0
-    if not plan.stack.mules:
-        print("muletui: no mules configured: add --mule, --mule=FILE.py or --mules N", file=sys.stderr)
+    refused = refusal(plan)
+    if refused is not None:
+        print(f"muletui: {refused}", file=sys.stderr)
         return 1
     if plan.run.headless:
         return asyncio.run(run_headless(plan))
@@ -109,6 +111,19 @@ def run_console(plan: Plan) -> int:
     for name, (count, size) in (left or {}).items():
         print(f"muletui: left queued in {name}: {count} message(s), {size} bytes")
     return 0
+
+
+def _session_args(args: list[str]) -> list[str]:
+    """What each ``--serve`` session runs: the command line without the server's own options."""
+    kept: list[str] = []
+    tokens = iter(args)
+    for arg in tokens:
+        name, eq, _value = arg.partition("=")
+        if name == "--serve-sessions" and not eq:
+            next(tokens, None)  # its value
+        elif name not in ("--serve", "--serve-sessions"):
+            kept.append(arg)
+    return kept
 
 
 def serve(where: str, args: list[str], max_sessions: int) -> int:
