@@ -4,7 +4,9 @@ All values are whole seconds. Timers and rb timers are timerfds, as uWSGI's time
 period counts from activation, expiries are precise to the kernel's wake-up (not to the event
 loop's millisecond rounding), and periods missed while the loop was busy coalesce into one
 fire. Cron entries are matched against local time once a second and fire at most once per
-60 s; the clock and local time are injectable, so cron is tested without waiting for minutes.
+60 s, counted in whole seconds of local time as uWSGI counts them: a ``-1`` minute that first
+fired at :11 fires at :11 every minute, not at :00. The clock and local time are injectable,
+so cron is tested without waiting for minutes.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class Schedule:
     fires: int = 0
     next_at: float | None = None  # monotonic time of the next fire (cron: to the second, for display)
     last_fire: float | None = None  # monotonic
-    next_search_at: float = 0.0  # cron: when to look for the next matching minute again
+    last_job: int | None = None  # cron: the local-time second (epoch) it last fired, uWSGI's last_job
+    next_search_at: float = 0.0  # cron: when to look for the next fire again
 
     @property
     def spec(self) -> str:
@@ -62,12 +65,12 @@ def cron_matches(fields: tuple[int, int, int, int, int], now: time.struct_time) 
 CRON_HORIZON_MINUTES = 31 * 24 * 60
 
 
-def minutes_to_next_match(fields: tuple[int, int, int, int, int], now: time.struct_time, skip_current: bool) -> int | None:
+def minutes_to_next_match(fields: tuple[int, int, int, int, int], now: time.struct_time) -> int | None:
     """Whole minutes from ``now``'s minute to the next one ``fields`` match (0: this one),
     within :data:`CRON_HORIZON_MINUTES`; ``None`` if none does."""
     minute_start = time.mktime(now) - now.tm_sec
     any_minute = (-1, *fields[1:])
-    ahead = 1 if skip_current else 0
+    ahead = 0
     while ahead < CRON_HORIZON_MINUTES:
         moment = time.localtime(minute_start + 60 * ahead)
         if not cron_matches(any_minute, moment):
@@ -77,6 +80,21 @@ def minutes_to_next_match(fields: tuple[int, int, int, int, int], now: time.stru
         else:
             ahead += 1
     return None
+
+
+def next_cron_fire(fields: tuple[int, int, int, int, int], second: int, last_job: int | None) -> int | None:
+    """The epoch second of the first check after ``second`` that fires a cron entry, checks
+    being made every second; ``None`` if no minute matches within :data:`CRON_HORIZON_MINUTES`.
+
+    The entry fires at the first second that is both in a matching minute and at least 60 s
+    after ``last_job``: so a match can come seconds into its minute, not at :00.
+    """
+    earliest = second + 1 if last_job is None else max(second + 1, last_job + 60)
+    moment = time.localtime(earliest)
+    ahead = minutes_to_next_match(fields, moment)
+    if ahead is None:
+        return None
+    return earliest if ahead == 0 else earliest - moment.tm_sec + 60 * ahead
 
 
 class TimerService:
@@ -149,30 +167,31 @@ class TimerService:
     def check_crons(self) -> None:
         """Fire the cron entries matching local time now; re-arm at the next whole second."""
         now, mono = self._localtime(), self._clock()
+        second = int(time.mktime(now))
         for schedule in self.schedules:
             if schedule.kind != "cron":
                 continue
-            recent = schedule.last_fire is not None and mono - schedule.last_fire < 60
-            if cron_matches(schedule.fields, now) and not recent:
+            due = schedule.last_job is None or second - schedule.last_job >= 60
+            if due and cron_matches(schedule.fields, now):
                 schedule.fires += 1
                 schedule.last_fire = mono
-                recent = True
+                schedule.last_job = second
                 schedule.next_search_at = 0.0
                 self._fire(schedule)
             if mono >= schedule.next_search_at:
-                self._find_next(schedule, now, mono, skip_current=recent)
+                self._find_next(schedule, second, mono)
         wall = time.time()
         self._cron_tick = self._loop.call_later(1.0 - wall % 1.0 + 0.001, self.check_crons)
 
     @staticmethod
-    def _find_next(schedule: Schedule, now: time.struct_time, mono: float, skip_current: bool) -> None:
-        """Set a cron entry's countdown; look again once it is reached (or in an hour if no
-        minute matches within the horizon)."""
-        ahead = minutes_to_next_match(schedule.fields, now, skip_current)
-        if ahead is None:
+    def _find_next(schedule: Schedule, second: int, mono: float) -> None:
+        """Set a cron entry's countdown to the check that will fire it; look again once that
+        is reached (or in an hour if no minute matches within the horizon)."""
+        fire = next_cron_fire(schedule.fields, second, schedule.last_job)
+        if fire is None:
             schedule.next_at, schedule.next_search_at = None, mono + 3600
         else:
-            schedule.next_at = schedule.next_search_at = mono + max(0, 60 * ahead - now.tm_sec)
+            schedule.next_at = schedule.next_search_at = mono + (fire - second)
 
     def close(self) -> None:
         for schedule in self.schedules:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from muletui.engine import events
 from muletui.engine.timers import Schedule, TimerService, cron_matches, minutes_to_next_match
 
@@ -34,8 +36,9 @@ def test_cron_day_and_weekday_are_ored_when_both_set():
 
 
 async def test_cron_fires_at_most_once_per_60_seconds():
+    start = time.mktime(at(0))
     clock = [1000.0]
-    now = [at(0)]
+    now = [time.localtime(start)]
     fired: list[Schedule] = []
     service = TimerService(fired.append, clock=lambda: clock[0], localtime=lambda: now[0])
     try:
@@ -43,10 +46,11 @@ async def test_cron_fires_at_most_once_per_60_seconds():
         assert len(fired) == 1
         for step in range(1, 60):
             clock[0] += 1
-            now[0] = at(step // 60 + 0)
+            now[0] = time.localtime(start + step)
             service.check_crons()
         assert len(fired) == 1
         clock[0] += 1
+        now[0] = time.localtime(start + 60)
         service.check_crons()
         assert len(fired) == 2 and fired[-1].fires == 2
     finally:
@@ -154,15 +158,14 @@ async def test_file_monitor_batches_and_no_recursion(stack, write, tmp_path):
 
 def test_next_matching_minute_of_a_cron_entry():
     ten_past = time.localtime(time.mktime(at(10)))  # 10:10, a Monday in June
-    assert minutes_to_next_match((-1, -1, -1, -1, -1), ten_past, skip_current=False) == 0
-    assert minutes_to_next_match((-1, -1, -1, -1, -1), ten_past, skip_current=True) == 1
-    assert minutes_to_next_match((15, -1, -1, -1, -1), ten_past, skip_current=False) == 5
-    assert minutes_to_next_match((5, -1, -1, -1, -1), ten_past, skip_current=False) == 55
-    assert minutes_to_next_match((0, 9, -1, -1, -1), ten_past, skip_current=False) == 22 * 60 + 50
-    assert minutes_to_next_match((-15, -1, -1, -1, -1), ten_past, skip_current=False) == 5
-    assert minutes_to_next_match((61, -1, -1, -1, -1), ten_past, skip_current=False) is None  # never
-    assert minutes_to_next_match((0, 0, 29, 2, -1), ten_past, skip_current=False) is None  # not within 31 days
-    assert minutes_to_next_match((30, 3, -1, -1, -1), ten_past, skip_current=False) == 17 * 60 + 20  # hours skipped
+    assert minutes_to_next_match((-1, -1, -1, -1, -1), ten_past) == 0
+    assert minutes_to_next_match((15, -1, -1, -1, -1), ten_past) == 5
+    assert minutes_to_next_match((5, -1, -1, -1, -1), ten_past) == 55
+    assert minutes_to_next_match((0, 9, -1, -1, -1), ten_past) == 22 * 60 + 50
+    assert minutes_to_next_match((-15, -1, -1, -1, -1), ten_past) == 5
+    assert minutes_to_next_match((61, -1, -1, -1, -1), ten_past) is None  # never
+    assert minutes_to_next_match((0, 0, 29, 2, -1), ten_past) is None  # not within 31 days
+    assert minutes_to_next_match((30, 3, -1, -1, -1), ten_past) == 17 * 60 + 20  # hours skipped
 
 
 async def test_a_cron_entry_shows_when_it_fires_next():
@@ -179,3 +182,40 @@ async def test_a_cron_entry_shows_when_it_fires_next():
     finally:
         service.close()
 
+
+@pytest.mark.parametrize("started", [0, 11, 59])
+async def test_a_cron_countdown_is_the_second_the_entry_really_fires(started):
+    """uWSGI checks crons every second and fires a match only 60 s after the entry's last fire:
+    a ``-1`` minute that first fired at :11 fires at :11 from then on. Every countdown, from
+    the start and after each fire, must point at the check that fires the entry next."""
+    entries = {
+        "every minute": (-1, -1, -1, -1, -1),
+        "even minutes": (-2, -1, -1, -1, -1),
+        "at :15": (15, -1, -1, -1, -1),
+        "every 5 minutes, 11 o'clock": (-5, 11, -1, -1, -1),
+    }
+    start = time.mktime(at(10)) + started  # 10:10:SS
+    clock = [5000.0]
+    now = [time.localtime(start)]
+    fires: dict[int, list[float]] = {}
+    service = TimerService(lambda s: fires.setdefault(s.index, []).append(clock[0]), clock=lambda: clock[0],
+                           localtime=lambda: now[0])
+    try:
+        schedules = [service.add_cron(100 + n, fields) for n, fields in enumerate(entries.values())]
+        service.check_crons()
+        predicted = {s.index: [s.next_at] for s in schedules}
+        for step in range(1, 3 * 3600):
+            clock[0] = 5000.0 + step
+            now[0] = time.localtime(start + step)
+            service.check_crons()
+            for s in schedules:
+                if predicted[s.index][-1] != s.next_at:
+                    predicted[s.index].append(s.next_at)
+    finally:
+        service.close()
+    for s, name in zip(schedules, entries, strict=True):
+        later = [t for t in fires.get(s.index, []) if t > 5000.0]  # fires after the first check
+        assert later, name
+        assert predicted[s.index][: len(later)] == later, name
+    every = fires[schedules[0].index]
+    assert [t - every[0] for t in every[:3]] == [0, 60, 120]  # the phase of the first check, not :00
