@@ -78,6 +78,7 @@ class Master:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._open_streams = 0
         self._streams_closed = asyncio.Event()
+        self._pipes: dict[int, tuple[PipeReader, PipeReader]] = {}  # stdout, stderr per process (0: root)
         self._mules_gone = asyncio.Event()
         self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
         self._finished = False
@@ -135,8 +136,7 @@ class Master:
             RootCallbacks(self._on_ready, self._on_app_failed, self._on_spawned, self._on_exited, self._on_root_exit),
             cwd=config.chdir,
         )
-        self._capture(0, "out", self._root.stdout_fd)
-        self._capture(0, "err", self._root.stderr_fd)
+        self._pipes[0] = (self._capture(0, "out", self._root.stdout_fd), self._capture(0, "err", self._root.stderr_fd))
         try:
             await self._ready
         except StackStartError as error:
@@ -200,6 +200,7 @@ class Master:
             self._ready.set_exception(StackStartError(f"the app failed to import: {reason}"))
 
     def _on_root_exit(self, code: int) -> None:
+        self._last_words(0)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(StackStartError(f"the stack root exited at start ({_status_text(code)})"))
             return
@@ -216,7 +217,7 @@ class Master:
 
     # -- spawning and exits ----------------------------------------------------------------
 
-    def _capture(self, mule_id: int, stream: str, fd: int) -> None:
+    def _capture(self, mule_id: int, stream: str, fd: int) -> PipeReader:
         self._open_streams += 1
         self._streams_closed.clear()
 
@@ -228,7 +229,13 @@ class Master:
             if not self._open_streams:
                 self._streams_closed.set()
 
-        PipeReader(fd, on_lines, on_eof)
+        return PipeReader(fd, on_lines, on_eof)
+
+    def _last_words(self, process: int) -> None:
+        """Publish what a process that just exited (0: the stack root) wrote before it did:
+        its lines then come before the news of its exit, in every consumer."""
+        for reader in self._pipes.pop(process, ()):
+            reader.drain()
 
     def _spawn(self, mule: Mule) -> None:
         assert self._root is not None
@@ -247,8 +254,7 @@ class Master:
         finally:
             os.close(out_w)
             os.close(err_w)
-        self._capture(mule.mule_id, "out", out_r)
-        self._capture(mule.mule_id, "err", err_r)
+        self._pipes[mule.mule_id] = (self._capture(mule.mule_id, "out", out_r), self._capture(mule.mule_id, "err", err_r))
 
     def _on_spawned(self, mule_id: int, pid: int) -> None:
         mule = self.mules[mule_id]
@@ -266,6 +272,7 @@ class Master:
                 self.restart_mule(mule_id)
 
     def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
+        self._last_words(mule_id)
         mule = self.mules[mule_id]
         code = os.waitstatus_to_exitcode(status)
         signame = signal.Signals(-code).name if code < 0 else None

@@ -43,6 +43,11 @@ def _decode(raw: bytes) -> str:
     return text.removesuffix("\r")
 
 
+#: Reads :meth:`PipeReader.drain` makes at most: a pipe holds 1 MiB at the most (Linux's
+#: ``pipe-max-size``), so this is all a process that exited can have left in it.
+DRAIN_READS = (1 << 20) // READ_SIZE
+
+
 class PipeReader:
     """Reads one pipe on the event loop and hands each batch of lines to ``on_lines``.
 
@@ -64,17 +69,29 @@ class PipeReader:
         self._loop.add_reader(fd, self._readable)
         self.closed = False
 
-    def _readable(self) -> None:
+    def _readable(self) -> bool:
+        """Read once; ``False`` if the pipe was empty or is at its end."""
         try:
             chunk = os.read(self._fd, READ_SIZE)
         except BlockingIOError:
-            return
+            return False
         if chunk:
             self._deliver(self._splitter.feed(chunk))
-        else:
-            self._deliver(self._splitter.flush())
-            self.close()
-            self._on_eof()
+            return True
+        self._deliver(self._splitter.flush())
+        self.close()
+        self._on_eof()
+        return False
+
+    def drain(self) -> None:
+        """Deliver now what the pipe holds, and its unterminated last line if no writer is left.
+
+        For when the writer is known to have exited: its last lines then come before the
+        news of its exit, whatever order the event loop would have read them in.
+        """
+        for _ in range(DRAIN_READS):
+            if self.closed or not self._readable():
+                return
 
     def _deliver(self, raw_lines: list[bytes]) -> None:
         if raw_lines:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from muletui.engine import events
+from muletui.engine.lifecycle import RespawnPolicy
 from muletui.engine.output import MAX_LINE, LineSplitter
 
 
@@ -65,3 +69,47 @@ async def test_a_flood_is_captured_whole(stack, write):
     assert len(huge) == len("huge ") + 300_000
     stamps = [line.t for e in run.of(events.OutputLines) for line in e.lines]
     assert stamps == sorted(stamps)
+
+
+async def test_a_mules_last_lines_come_before_the_news_of_its_exit(stack, write):
+    """Lines a mule wrote before it exited are in the kernel when its exit is reported: they are
+    published before ``mule_exited`` and the master's ``OOOPS``, at every exit of a crash loop
+    (stdout and stderr, and a last line without its newline)."""
+    script = write(
+        "dying.py",
+        """
+        import os, sys
+        for i in range(3000):
+            print("line", i, "x" * 100)
+        print("last words", file=sys.stderr)
+        sys.stdout.write("no newline")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+        """,
+    )
+    loop = asyncio.get_running_loop()
+    busy: list[asyncio.TimerHandle] = []
+
+    def paint() -> None:  # a busy loop (a console painting): the pipe and the exit report wait together
+        time.sleep(0.02)
+        busy.append(loop.call_later(0.005, paint))
+
+    run = await stack(f"--mule={script}", respawn=RespawnPolicy(base_delay=0.05, free_retries=10, stable_after=5.0))
+    paint()
+    try:
+        await run.until(lambda: len(run.of(events.MuleExited)) >= 12, what="12 exits")
+    finally:
+        busy[-1].cancel()
+    seen: dict[str, int] = {"line 2999": 0, "last words": 0, "no newline": 0}
+    exits = 0
+    for event in run.events:
+        if isinstance(event, events.OutputLines) and event.mule_id == 1:
+            for line in event.lines:
+                for start in seen:
+                    seen[start] += line.text.startswith(start)
+        elif isinstance(event, events.MuleExited):
+            exits += 1
+            assert seen == dict.fromkeys(seen, exits), f"exit {exits}: {seen}"
+        elif isinstance(event, events.MasterLog) and event.text.startswith("OOOPS"):
+            assert seen == dict.fromkeys(seen, exits), f"OOOPS {exits}: {seen}"
