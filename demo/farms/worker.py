@@ -1,4 +1,5 @@
-"""Mules 1-3: members of farm "pool"."""
+"""Mules 1-3: members of farm "pool". A job takes 2.5 s: three members keep up with a job a
+second; two do not, and the farm's queue grows."""
 
 import time
 
@@ -6,5 +7,5 @@ import uwsgi
 
 while True:
     job = uwsgi.farm_get_msg()
-    time.sleep(0.3)  # the work
+    time.sleep(2.5)  # the work
     print(f"mule {uwsgi.mule_id()} did {job.decode()}", flush=True)

@@ -23,8 +23,8 @@ def every_minute(signum):
 
 
 RB = get_free_signal()
-uwsgi.register_signal(RB, "mule", lambda signum: stamp("rb timer (3 s, 3 times)"))
-uwsgi.add_rb_timer(RB, 3, 3)
+uwsgi.register_signal(RB, "mule", lambda signum: stamp("rb timer (5 s, 5 times)"))
+uwsgi.add_rb_timer(RB, 5, 5)
 
 NEVER = get_free_signal()
 uwsgi.register_signal(NEVER, "mule", lambda signum: stamp("this never runs"))

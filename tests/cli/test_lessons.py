@@ -1,5 +1,5 @@
-"""The built-in lessons: each starts and shows what its README promises; `muletui demo` lists
-them; `--serve` answers on loopback."""
+"""The built-in lessons: each starts and shows what its README promises, at a pace a class can
+follow; each README guides the console; `muletui demo` lists them; `--serve` answers on loopback."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from muletui.lessons import LESSONS_DIR, find, lessons
+from muletui.cli import demo_argv, demo_command
+from muletui.config.builder import build
+from muletui.config.options import parse_argv
+from muletui.console.actions import ACTIONS
+from muletui.lessons import LESSONS_DIR, Lesson, find, lesson_for_ini, lesson_for_plan, lessons
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,34 +49,47 @@ async def test_offload(stack):
 
 async def test_farms(stack):
     run = await stack("--ini", ini("farms"))
-    await run.line(r"did job 6$", timeout=15)
+    await run.line(r"did job 6$", timeout=15)  # a job a second, 2.5 s each
     jobs = [line.split()[-1] for line in run.matching(r"^mule [123] did job \d+$")]
     assert len(jobs) == len(set(jobs)) >= 5
     assert {mid for mid, _s, t in run.lines if "did job" in t} <= {1, 2, 3}
 
 
-async def test_tasks_never_run_twice(stack):
+async def test_tasks_never_run_twice_and_keep_coming(stack):
+    started = time.monotonic()
     run = await stack("--ini", ini("tasks"))
-    await run.line(": no task left$", count=3, timeout=20)
-    done = Counter(re.match(r"^(task \d+) done", t).group(1) for t in run.matching(r"^task \d+ done by mule"))
-    assert done == Counter({f"task {n}": 1 for n in range(1, 31)})
+    await run.line(r"^task 1 taken by mule [123]; lock 0 released", timeout=10)
+    assert time.monotonic() - started >= 2.5  # the holder shows for seconds, not before the first paint
+    await run.line(r"^mule [123]: the list ran out, adding tasks 6-10$", timeout=25)
+    await run.line(r"^task 6 taken by mule", timeout=10)
+    taken = Counter(re.match(r"^(task \d+) taken", t).group(1) for t in run.matching(r"^task \d+ taken by mule"))
+    assert taken == Counter({f"task {n}": 1 for n in range(1, 7)})
+    holds = run.matching(r"^mule [123] holds lock 0")
+    assert len(holds) in (6, 7)  # one hold per task taken, and maybe the next under way
 
 
 async def test_timers(stack):
     run = await stack("--ini", ini("timers"))
-    await run.line(r"rb timer \(3 s, 3 times\) on mule 1$", count=1, timeout=6)
+    await run.line(r"rb timer \(5 s, 5 times\) on mule 1$", count=1, timeout=7)
     await run.line(r"timer \(every 2 s\) on mule 1$", count=2, timeout=6)
     assert run.matching(r"cron \(every minute\) on mule 1$")
     assert not run.matching("this never runs")
 
 
-async def test_traps(stack):
+async def test_traps_each_on_its_beat_and_again(stack):
     run = await stack("--ini", ini("traps"))
-    await run.line(r"^signal 30 finally handled on mule 1$", count=3, timeout=15)
-    assert run.matching(r"^read 16 bytes: b'a message that i'$", 3)
+    deaf = r"^waiting with mule_get_msg\(\): signals=True"
+    listening = r"^now waiting with mule_get_msg\(signals=False\)"
+    await run.line(r"^read 16 bytes: b'a message that i'$", 3, timeout=6)
     assert run.matching(r"^OOOPS mule 5 \(pid: \d+\) crippled")
+    # trap 1: 14 s of piling up (a signal every 2 s), then they all run when mule 1 listens
+    await run.line(listening, 1, timeout=20)
+    texts = run.texts(1)
+    assert not any("finally handled" in t for t in texts[: texts.index(run.matching(listening, 1)[0])])
+    await run.line(r"^signal 30 finally handled on mule 1$", 1, count=6, timeout=3)
     await run.line(r"^mule 4's queue took \d+ messages, then mule_msg returned False$", timeout=10)
     assert run.matching(r"MULE MSG QUEUE IS FULL")
+    await run.line(deaf, 1, count=2, timeout=10)  # and deaf again: the trap repeats
 
 
 def test_the_lessons_are_demo_at_the_top_of_the_tree():
@@ -103,18 +120,81 @@ def test_the_wheel_ships_every_package_and_the_lessons():
 def test_muletui_demo_lists_the_lessons():
     result = subprocess.run([sys.executable, "-m", "muletui", "demo"], check=False, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
-    names = [line.split()[0] for line in result.stdout.splitlines()]
+    lines = result.stdout.splitlines()
+    names = [line.split()[0] for line in lines[: len(lessons())]]
     assert names == [lesson.name for lesson in lessons()] == ["seed", "offload", "farms", "tasks", "timers", "traps"]
     assert "farms    Farms: a pool of mules sharing one queue" in result.stdout
+    assert lines[-2:] == [
+        "", "start one with: muletui demo NAME   (add --headless --duration 10 to run it without the console)"
+    ]
+
+
+def test_muletui_demo_with_an_unknown_name_says_which_exist():
+    result = subprocess.run(
+        [sys.executable, "-m", "muletui", "demo", "nosuch"], check=False, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1 and not result.stdout
+    assert "no lesson 'nosuch': the lessons are seed, offload, farms, tasks, timers, traps" in result.stderr
 
 
 def test_a_lesson_runs_headless_with_a_duration():
     result = subprocess.run(
-        [sys.executable, "-m", "muletui", "demo", "tasks", "--headless", "--duration", "3"],
+        [sys.executable, "-m", "muletui", "demo", "tasks", "--headless", "--duration", "4"],
         check=False, capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 0
-    assert "task 30 done by mule" in result.stdout and "goodbye to uWSGI." in result.stdout
+    assert "task 1 taken by mule" in result.stdout and "goodbye to uWSGI." in result.stdout
+
+
+# -- the guide: each README's Watch and Try, for the console ----------------------------------
+
+#: What a Try step may ask a person to press: the console's keys, and the arrows of the mule table.
+CONSOLE_KEYS = {key for action in ACTIONS for key in action.keys.split(",")} | {"↑", "↓"}
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=lambda lesson: lesson.name)
+def test_each_lesson_guides_with_its_watch_and_try(lesson: Lesson):
+    assert list(lesson.sections()) == ["Watch", "Try", "Teaches", "Under real uWSGI"]
+    guide = lesson.guide()
+    assert guide.startswith("**Watch**: ")
+    watch, _, steps = guide.partition("\n\n**Try**:")
+    assert steps.strip() and watch == lesson.sections()["Watch"]
+    assert "**Teaches**" not in guide and "**Under real uWSGI**" not in guide
+    # a key in backticks is a key the console has; what is typed into a box follows "type"
+    for typed, key in re.findall(r"(type )?`([^`])`", steps):
+        assert typed or key in CONSOLE_KEYS, f"{lesson.name}: `{key}` is not a console key"
+
+
+def test_a_guide_keeps_a_section_s_paragraphs_and_lists(tmp_path: Path):
+    (tmp_path / "README.md").write_text(
+        "# A lesson\n\nIntro.\n\n**Watch**: this.\n\nAnd that.\n\n**Try**:\n- one\n- two\n\n**Teaches**: x.\n"
+    )
+    lesson = Lesson("mine", str(tmp_path))
+    assert lesson.title == "A lesson"
+    assert lesson.guide() == "**Watch**: this.\n\nAnd that.\n\n**Try**:\n- one\n- two"
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=lambda lesson: lesson.name)
+def test_the_console_finds_the_lesson_a_plan_runs(lesson: Lesson, monkeypatch: pytest.MonkeyPatch):
+    assert lesson_for_ini(lesson.ini) == lesson
+    assert lesson_for_ini(os.fsencode(lesson.ini)) == lesson
+    monkeypatch.chdir(lesson.directory)
+    assert lesson_for_ini("lesson.ini") == lesson
+    options = demo_command([lesson.name])  # what `muletui demo NAME` runs
+    assert isinstance(options, list)
+    assert lesson_for_plan(build(parse_argv(options))) == lesson
+
+
+def test_plain_muletui_runs_the_seed_lesson():
+    assert lesson_for_plan(build(parse_argv(demo_argv()))) == find("seed")
+
+
+def test_no_lesson_for_another_stack(tmp_path: Path):
+    other = tmp_path / "lesson.ini"
+    other.write_text("[uwsgi]\nmule = true\n")
+    assert lesson_for_ini(other) is None
+    assert lesson_for_plan(build(parse_argv(["--ini", str(other)]))) is None
+    assert lesson_for_plan(build(parse_argv(["--mules", "1"]))) is None
 
 
 def free_port() -> int:
