@@ -3,6 +3,8 @@
 Line format: ``HH:MM:SS.mmm SOURCE | text`` for stdout lines and master log lines,
 ``HH:MM:SS.mmm SOURCE ! text`` for a process's stderr (which is where uWSGI's own lines from
 mules go). ``SOURCE`` is ``master`` or ``mule N``. Colours only when stdout is a terminal.
+A trap spotted for the first time gets one ``master ! muletui hint: text`` line (message traps
+only while per-message events are collected, as with ``--events``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from muletui.config.builder import Plan
 from muletui.engine import events
 from muletui.engine.bus import Subscription
 from muletui.engine.master import StackStartError, StackState
+from muletui.engine.traps import EVENT_KINDS, TrapSpotter
 from muletui.recorders import source_name
 from muletui.session import HangUp, RecordError, StackSession
 
@@ -32,11 +35,15 @@ class Printer:
     is called once; the stream is pointed at ``/dev/null`` so that no later write fails.
     """
 
-    def __init__(self, out: TextIO, on_broken: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, out: TextIO, on_broken: Callable[[], None] = lambda: None, traps: TrapSpotter | None = None
+    ) -> None:
         self._out = out
         self._colour = out.isatty()
         self._on_broken = on_broken
         self.broken = False
+        self._traps = traps or TrapSpotter()
+        self._hinted: set[str] = set()  # keys of the traps already explained
 
     def _prefix(self, wall: float, mule_id: int, mark: str) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
@@ -57,6 +64,10 @@ class Printer:
                 parts.append(self._prefix(event.wall, 0, "|") + event.text + "\n")
             elif isinstance(event, events.StackWarning):
                 parts.append(self._prefix(event.wall, 0, "!") + "muletui warning: " + event.text + "\n")
+        for trap in self._traps.spot_events(batch):
+            if trap.key not in self._hinted:
+                self._hinted.add(trap.key)
+                parts.append(self._prefix(time.time(), 0, "!") + "muletui hint: " + trap.text + "\n")
         if parts:
             self._emit("".join(parts))
 
@@ -94,10 +105,11 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
     except RecordError as error:
         print(f"muletui: {error}", file=sys.stderr)
         return 1
-    printer = Printer(out, on_broken=lambda: session.request_stop("stdout closed"))
+    modes = {mule.mule_id: mule.mode == "signal" for mule in plan.stack.mules}
+    printer = Printer(out, lambda: session.request_stop("stdout closed"), TrapSpotter(modes))
     for warning in plan.warnings:
         printer.notice(f"muletui warning: {warning}")
-    subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, events.StackWarning))
+    subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, *EVENT_KINDS))
     printing = asyncio.create_task(_print_forever(subscription, printer))
     session.watch_process_signals()
     duration = None

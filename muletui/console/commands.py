@@ -1,5 +1,6 @@
-"""Command palette entries: the stack-wide actions of the actions table, and commands built from
-the live stack: "signal: raise 17 → mule2", "message: send to mule 1", "mule: restart 2"."""
+"""Command palette entries: the stack-wide actions of the actions table, the hint history, and
+commands built from the live stack: "signal: raise 17 → mule2", "message: send to mule 1",
+"mule: restart 2"."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from typing import TYPE_CHECKING
 from textual.command import Hit, Hits, Provider
 
 from muletui.console.actions import ACTIONS, key_symbol
+from muletui.console.hints import HintsScreen
 
 if TYPE_CHECKING:
     from muletui.console.app import MuleConsole
+
+
+def show_hints(app: MuleConsole) -> None:
+    """Open the hint history, as it is now."""
+    app.push_screen(HintsScreen(app.model.hints.values()))
 
 
 class StackCommands(Provider):
@@ -30,6 +37,9 @@ class StackCommands(Provider):
             for action in ACTIONS
             if action.palette
         ]
+        commands.append(
+            ("hints: every trap noticed so far", partial(show_hints, app), "when each hint was seen, and how often")
+        )
         for mule_id in master.mules:
             for verb, key, what in (("restart", "r", "gracefully"), ("stop", "s", "and keep it down"), ("kill", "k", "with SIGKILL")):
                 action = getattr(app, f"action_{verb}_mule")

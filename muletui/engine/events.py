@@ -181,6 +181,21 @@ class MessageReceived(Event):
     preview: str
     maybe_truncated: bool
     swallowed: bool = False  # read by a signal-mode mule without mule_msg_hook, which drops it
+    mulefunc: str = ""  # a uwsgidecorators @mulefunc call: the function it names
+
+
+@dataclass(frozen=True)
+class MessageHookRaised(Event):
+    """The ``mule_msg_hook`` of signal-mode mule ``mule_id`` raised ``error`` (an exception's
+    name, e.g. ``UnpicklingError``) on a message it read from ``queue``; the message is gone."""
+
+    kind: ClassVar[str] = "message_hook_raised"
+    mule_id: int
+    queue: str
+    size: int
+    preview: str
+    error: str
+    mulefunc: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from muletui.engine import events
 from muletui.ipc import reports
+from muletui.ipc.previews import describe
 
 _BATCH = 512  # datagrams handled per wake-up, so a burst cannot starve the loop
 
@@ -45,14 +46,22 @@ def report_event(report: reports.Report) -> events.Event | None:
         _k, slot, target, size, reason = report
         return events.MessageDropped(sender=slot, target=target, size=size, reason=reason)
     if kind == reports.RECEIVED:
-        _k, slot, queue, size, preview, buffer_size, swallowed = report
+        _k, slot, queue, size, data, buffer_size, swallowed = report
+        preview = describe(data)
         return events.MessageReceived(
             mule_id=slot,
             queue=queue,
             size=size,
-            preview=reports.preview_text(preview),
+            preview=preview.text,
             maybe_truncated=size == buffer_size,
             swallowed=swallowed,
+            mulefunc=preview.mulefunc,
+        )
+    if kind == reports.HOOK_RAISED:
+        _k, slot, queue, size, data, error = report
+        preview = describe(data)
+        return events.MessageHookRaised(
+            mule_id=slot, queue=queue, size=size, preview=preview.text, error=error, mulefunc=preview.mulefunc
         )
     if kind == reports.WARNING:
         return events.StackWarning(text=report[2], mule_id=report[1])

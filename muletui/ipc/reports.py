@@ -13,15 +13,22 @@ import marshal
 import struct
 from typing import Any, Final
 
+from muletui.ipc.previews import describe
+
 #: ("sent", slot, target, size, preview): a mule_msg was queued. ``target`` is a mule id
-#: (0 = shared queue) or a farm name; ``preview`` is the first PREVIEW_BYTES bytes, raw (the
-#: master formats it: the sender's hot path does as little as it can).
+#: (0 = shared queue) or a farm name; ``preview`` is the message's first bytes, raw, as
+#: :func:`~muletui.ipc.previews.preview_bytes` cuts them (the master formats them: the
+#: sender's hot path does as little as it can).
 SENT: Final = "sent"
 #: ("dropped", slot, target, size, reason): mule_msg returned False.
 DROPPED: Final = "dropped"
-#: ("received", slot, queue, size, preview, buffer_size): a mule read a message. ``queue`` is
-#: "own", "shared" or a farm name.
+#: ("received", slot, queue, size, preview, buffer_size, swallowed): a mule read a message.
+#: ``queue`` is "own", "shared" or a farm name; ``swallowed``: a signal-mode mule without
+#: ``mule_msg_hook`` read it only to drop it.
 RECEIVED: Final = "received"
+#: ("hook_raised", slot, queue, size, preview, exception name): the ``mule_msg_hook`` of a
+#: signal-mode mule raised on the message it had just read (and reported as received).
+HOOK_RAISED: Final = "hook_raised"
 #: ("warning", slot, text): something uWSGI would do worse (crash, hang) that muletui refused.
 WARNING: Final = "warning"
 #: ("registered", slot, signum, target, handler name): register_signal in the stack root.
@@ -44,8 +51,6 @@ LOCK: Final = "lock"
 #: ("batch", report, report, ...): reports a mule gathered and sent in one datagram.
 BATCH: Final = "batch"
 
-PREVIEW_BYTES: Final = 64
-
 #: The raise channel's datagram: (slot, signal number), one per ``uwsgi.signal()``.
 RAISE_FORMAT: Final = struct.Struct("<HB")
 
@@ -53,8 +58,8 @@ Report = tuple[Any, ...]
 
 
 def preview_text(data: bytes) -> str:
-    """A message's first bytes as printable text (``repr`` without the quotes)."""
-    return repr(data[:PREVIEW_BYTES])[2:-1]
+    """A message's first bytes as a person reads them (see :mod:`muletui.ipc.previews`)."""
+    return describe(data).text
 
 
 def encode(report: Report) -> bytes:

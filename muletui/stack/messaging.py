@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from muletui.ipc import reports
+from muletui.ipc.previews import preview_bytes
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
 from muletui.stack import signals
 from muletui.stack.context import Context, log, type_name, warn
@@ -25,7 +26,6 @@ RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer 
 _EVENTS = int(HeaderFlag.DETAIL_EVENTS)
 _RUNNING = int(Activity.RUNNING)
 _WAITING_MESSAGE = int(Activity.WAITING_MESSAGE)
-_PREVIEW = reports.PREVIEW_BYTES
 
 _mule_id = 0
 _slot = 0
@@ -156,7 +156,7 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1
     if _words[_EVENTS] and _admit():
-        _post((reports.SENT, _slot, target, len(message), message[:_PREVIEW]))
+        _post((reports.SENT, _slot, target, len(message), preview_bytes(message)))
     return True
 
 
@@ -173,7 +173,7 @@ def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
             return _write_queue(_send_fds[mule], message, mule)  # retried there, logged, counted
         _words[_i_out] += 1
         if _words[_EVENTS] and _admit():
-            _post((reports.SENT, _slot, mule, len(message), message[:_PREVIEW]))
+            _post((reports.SENT, _slot, mule, len(message), preview_bytes(message)))
         return True
     if type(message) is not bytes:
         message = message_bytes(message, "mule_msg")
@@ -216,7 +216,7 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         return
     _words[_i_out] += 1
     if _words[_EVENTS] and _admit():
-        _post((reports.SENT, _slot, farm, len(message), message[:_PREVIEW]))
+        _post((reports.SENT, _slot, farm, len(message), preview_bytes(message)))
 
 
 # -- receiving -----------------------------------------------------------------------------
@@ -230,8 +230,15 @@ def received(data: bytes, queue: str, buffer_size: int, swallowed: bool = False)
     signal-mode mule without ``mule_msg_hook`` read it only to drop it."""
     _words[_i_in] += 1
     if _words[_EVENTS] and _admit():
-        _post((reports.RECEIVED, _slot, queue, len(data), data[:_PREVIEW], buffer_size, swallowed))
+        _post((reports.RECEIVED, _slot, queue, len(data), preview_bytes(data), buffer_size, swallowed))
     return data
+
+
+def hook_raised(data: bytes, queue: str, error: BaseException) -> None:
+    """Report that ``uwsgi.mule_msg_hook`` raised ``error`` on ``data``, which this signal-mode
+    mule read from ``queue`` (and reported as received before running the hook)."""
+    if _words[_EVENTS] and _admit():
+        _post((reports.HOOK_RAISED, _slot, queue, len(data), preview_bytes(data), type(error).__name__))
 
 
 def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int) -> object:

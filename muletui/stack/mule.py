@@ -141,7 +141,8 @@ def _signal_loop(uwsgi: ModuleType) -> None:
 
     Signals (own, shared, farm sockets) run their handlers; messages (own, shared, farm
     queues) go to ``uwsgi.mule_msg_hook(bytes)`` if set, else they are logged and dropped,
-    exactly as uWSGI does (so an id-less message a signal-mode mule wins is lost).
+    exactly as uWSGI does (so an id-less message a signal-mode mule wins is lost). A message
+    is reported as received before the hook runs, and again (as ``hook_raised``) if it raised.
     """
     context = current_context()
     spec, mule_id = context.spec, context.mule_id
@@ -171,8 +172,9 @@ def _signal_loop(uwsgi: ModuleType) -> None:
             words[activity] = Activity.HANDLING_MESSAGE
             try:
                 hook(data)
-            except Exception:  # noqa: BLE001 - uWSGI prints hook errors and goes on
+            except Exception as error:  # noqa: BLE001 - uWSGI prints hook errors and goes on
                 traceback.print_exc()
+                messaging.hook_raised(data, queues[fd], error)
 
 
 def current_context() -> Context:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
+from muletui.console.messages import MessageRecord
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import source_colour
 from muletui.engine.filemon import FileMonitor
@@ -155,43 +156,60 @@ _KIND_STYLE = {"sent": "green", "received": "cyan", "dropped": "bold red"}
 
 
 class MessageTable(DataTable):
-    COLUMNS = ("time", "what", "who", "where", "bytes", "message", "fate")
+    """The message history, newest last. The fate comes before the message, whose text is cut
+    at :data:`MESSAGE_WIDTH` characters, so the fate stays in sight however long messages are."""
+
+    COLUMNS = ("time", "what", "who", "where", "bytes", "fate", "message")
+    MESSAGE_WIDTH = 60
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         for name in self.COLUMNS:
             self.add_column(name, key=name)
-        self._seen = 0
+        self._seen = 0  # rows of the history shown so far
+        self._changes_seen = 0  # fate changes of the history applied so far
 
     def paint(self, model: ConsoleModel) -> None:
-        settled = list(model.settled)
-        model.settled.clear()
-        for record in settled:
-            if str(record.seq) in self.rows:
-                self.update_cell(str(record.seq), "fate", Text(record.fate, style=_KIND_STYLE[record.kind]))
-        fresh_count = model.messages_added - self._seen
-        if not fresh_count:
+        """Add the new rows and update the fates that changed; rebuild when rows fell out of the
+        history's ring or changes were missed (the tab was hidden while many settled)."""
+        history = model.messages
+        changed = list(history.changed)
+        history.changed.clear()
+        missed = history.changes - self._changes_seen > len(changed)
+        self._changes_seen = history.changes
+        fresh_count = history.added - self._seen
+        self._seen = history.added
+        if not (changed or fresh_count or missed):
             return
-        self._seen = model.messages_added
-        records = list(model.messages)
-        if fresh_count >= len(records) or self.row_count + fresh_count > len(records):
+        records = list(history.rows)
+        if missed or (fresh_count and self.row_count + fresh_count > len(records)):
             self.clear()
             fresh = records
         else:
-            fresh = records[-fresh_count:]
+            for record in changed:
+                if str(record.seq) in self.rows:
+                    self.update_cell(str(record.seq), "fate", _fate(record), update_width=True)
+            fresh = records[len(records) - fresh_count :] if fresh_count else []
         for record in fresh:
-            style = _KIND_STYLE[record.kind]
+            preview = record.preview
+            if len(preview) > self.MESSAGE_WIDTH:
+                preview = preview[: self.MESSAGE_WIDTH - 1] + "…"
             self.add_row(
                 time.strftime("%H:%M:%S", time.localtime(record.wall)),
-                Text(record.kind, style=style),
+                Text(record.kind, style=_KIND_STYLE[record.kind]),
                 record.who,
                 record.where,
                 record.size,
-                Text(record.preview),
-                Text(record.fate, style=style),
+                _fate(record),
+                Text(preview),
                 key=str(record.seq),
             )
-        self.move_cursor(row=self.row_count - 1)
+        if fresh:
+            self.move_cursor(row=self.row_count - 1)
+
+
+def _fate(record: MessageRecord) -> Text:
+    return Text(record.fate, style=_KIND_STYLE[record.kind])
 
 
 class SignalTable(DataTable):
