@@ -3,6 +3,7 @@ follow; each README guides the console; `muletui demo` lists them; `--serve` ans
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -32,14 +33,14 @@ def ini(name: str) -> str:
     return str(lesson.ini)
 
 
-async def test_seed(stack):
+async def check_seed(stack):
     run = await stack("--ini", ini("seed"))
     await run.line(r"^b'ciuchino'$", mule_id=1)
     await run.line("^Greetings! I am running in mule number two.$", mule_id=2, timeout=10)
     assert not run.matching("^(Greetings|Hi! I am responding)", 1)
 
 
-async def test_offload(stack):
+async def check_offload(stack):
     run = await stack("--ini", ini("offload"))
     await run.line(r"^report: request 2 served$", mule_id=1, timeout=10)
     # each call runs on signal-mode mule 2 or 3, or is taken (and lost) by mule 1: the id-less race
@@ -47,7 +48,7 @@ async def test_offload(stack):
     assert all("done on mule" in c or "lost here" in c for c in calls)
 
 
-async def test_farms(stack):
+async def check_farms(stack):
     run = await stack("--ini", ini("farms"))
     await run.line(r"did job 6$", timeout=15)  # a job a second, 2.5 s each
     jobs = [line.split()[-1] for line in run.matching(r"^mule [123] did job \d+$")]
@@ -55,7 +56,7 @@ async def test_farms(stack):
     assert {mid for mid, _s, t in run.lines if "did job" in t} <= {1, 2, 3}
 
 
-async def test_tasks_never_run_twice_and_keep_coming(stack):
+async def check_tasks_never_run_twice_and_keep_coming(stack):
     started = time.monotonic()
     run = await stack("--ini", ini("tasks"))
     await run.line(r"^task 1 taken by mule [123]; lock 0 released", timeout=10)
@@ -68,7 +69,7 @@ async def test_tasks_never_run_twice_and_keep_coming(stack):
     assert len(holds) in (6, 7)  # one hold per task taken, and maybe the next under way
 
 
-async def test_timers(stack):
+async def check_timers(stack):
     run = await stack("--ini", ini("timers"))
     await run.line(r"rb timer \(5 s, 5 times\) on mule 1$", count=1, timeout=7)
     await run.line(r"timer \(every 2 s\) on mule 1$", count=2, timeout=6)
@@ -76,7 +77,7 @@ async def test_timers(stack):
     assert not run.matching("this never runs")
 
 
-async def test_traps_each_on_its_beat_and_again(stack):
+async def check_traps_each_on_its_beat_and_again(stack):
     run = await stack("--ini", ini("traps"))
     deaf = r"^waiting with mule_get_msg\(\): signals=True"
     listening = r"^now waiting with mule_get_msg\(signals=False\)"
@@ -90,6 +91,22 @@ async def test_traps_each_on_its_beat_and_again(stack):
     await run.line(r"^mule 4's queue took \d+ messages, then mule_msg returned False$", timeout=10)
     assert run.matching(r"MULE MSG QUEUE IS FULL")
     await run.line(deaf, 1, count=2, timeout=10)  # and deaf again: the trap repeats
+
+
+async def test_every_lesson_runs_as_its_readme_says(stack):
+    """The lessons are paced for a class (seconds per step), so they run side by side."""
+    checks = [
+        check_seed,
+        check_offload,
+        check_farms,
+        check_tasks_never_run_twice_and_keep_coming,
+        check_timers,
+        check_traps_each_on_its_beat_and_again,
+    ]
+    results = await asyncio.gather(*(check(stack) for check in checks), return_exceptions=True)
+    failed = [result for result in results if isinstance(result, Exception)]
+    if failed:
+        raise ExceptionGroup("lessons that did not run as their README says", failed)
 
 
 def test_the_lessons_are_demo_at_the_top_of_the_tree():
