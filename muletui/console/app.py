@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
@@ -31,6 +31,7 @@ from textual.widgets import (
     Header,
     Input,
     Label,
+    Markdown,
     Select,
     Static,
     TabbedContent,
@@ -47,6 +48,7 @@ from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
 from muletui.engine.master import Master, StackStartError, StackState
+from muletui.lessons import lesson_for_plan
 from muletui.session import HangUp, StackSession
 
 PAINT_HZ = 12
@@ -115,8 +117,17 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
                 yield TimerTable(id="timers")
             with TabPane("Locks & farms", id="tab-locks"):
                 yield LockFarmTable(id="locks")
+            with TabPane("Lesson", id="tab-lesson"), VerticalScroll(id="lesson"):
+                yield Markdown(self._lesson_text())
         yield Static("", id="hint")
         yield Footer()
+
+    def _lesson_text(self) -> str:
+        """The running lesson's Watch and Try steps, to follow without leaving the console."""
+        lesson = lesson_for_plan(self.plan)
+        if lesson is None:
+            return "This stack is not a lesson. `muletui demo` lists the lessons; `muletui demo NAME` starts one."
+        return f"# {lesson.title}\n\n{lesson.guide()}\n\nX restarts the lesson from scratch."
 
     @property
     def _main(self) -> Screen[object]:

@@ -9,4 +9,5 @@ TABS = (
     ("3", "Signals", "tab-signals"),
     ("4", "Timers", "tab-timers"),
     ("5", "Locks & farms", "tab-locks"),
+    ("6", "Lesson", "tab-lesson"),
 )
