@@ -12,6 +12,7 @@ import gc
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
@@ -31,7 +32,6 @@ from textual.widgets import (
     Header,
     Input,
     Label,
-    Markdown,
     Select,
     Static,
     TabbedContent,
@@ -118,7 +118,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             with TabPane("Locks & farms", id="tab-locks"):
                 yield LockFarmTable(id="locks")
             with TabPane("Lesson", id="tab-lesson"), VerticalScroll(id="lesson"):
-                yield Markdown(self._lesson_text())
+                yield Static(RichMarkdown(self._lesson_text()), id="lesson-text")  # Textual's Markdown keeps the app alive
         yield Static("", id="hint")
         yield Footer()
 

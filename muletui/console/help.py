@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markdown import Markdown
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from muletui.console.actions import ACTIONS, MORE_HELP, key_symbol
 
@@ -57,4 +58,4 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(keys_table())
-            yield Markdown(TRAPS)
+            yield Static(Markdown(TRAPS))  # not Textual's Markdown widget: it keeps an ended app alive
