@@ -107,7 +107,8 @@ class ConsoleModel:
             elif isinstance(event, events.MasterLog):
                 log_lines.append(LogLine(event.wall, MASTER, "sys", event.text))  # published, not applied
             elif isinstance(event, events.StackWarning):
-                log_lines.append(LogLine(event.wall, event.mule_id, "sys", f"muletui warning: {event.text}"))
+                # muletui's own voice, as headless and --log-file show it: mule_id is whom it is about
+                log_lines.append(LogLine(event.wall, MASTER, "sys", f"muletui warning: {event.text}"))
             elif isinstance(event, _MESSAGE_EVENTS):
                 self.messages.apply(event)
             elif isinstance(event, events.TimerFired):

@@ -74,7 +74,11 @@ class MasterLog(Event):
 
 @dataclass(frozen=True)
 class StackWarning(Event):
-    """Something the user should know: a uWSGI trap avoided, a drop, a throttled respawn."""
+    """Something the user should know: a uWSGI trap avoided, a drop, a throttled respawn.
+
+    A warning is muletui's own voice (the master's), whatever it is about: every front end
+    shows it as a master line. ``mule_id`` is the mule it is about (0: the stack as a whole).
+    """
 
     kind: ClassVar[str] = "warning"
     text: str

@@ -9,22 +9,27 @@ from muletui.ipc.spec import MuleSpec
 
 
 class MuleState(StrEnum):
-    """Where a mule slot is in its life (supervisor's names)."""
+    """Where a mule slot is in its life (supervisor's names).
+
+    A mule that ends on its own is never left down: it is respawned (BACKOFF in a crash loop).
+    So a mule that is down and stays down was stopped, by the operator (``stop``) or with the
+    stack: STOPPED, as supervisor calls a process stopped on request, not EXITED.
+    """
 
     STARTING = "STARTING"  # fork requested, pid not known yet
     RUNNING = "RUNNING"
     BACKOFF = "BACKOFF"  # crashed; waiting to be respawned
     STOPPING = "STOPPING"  # told to stop (operator, reload or shutdown)
-    EXITED = "EXITED"  # stopped by an operator; stays down until started again
+    STOPPED = "STOPPED"  # stopped on request; stays down until started again (restart)
     FATAL = "FATAL"  # cannot be spawned any more (the stack root is gone)
 
 
 _LEGAL: dict[MuleState, frozenset[MuleState]] = {
-    MuleState.STARTING: frozenset({MuleState.RUNNING, MuleState.STOPPING, MuleState.FATAL, MuleState.EXITED}),
+    MuleState.STARTING: frozenset({MuleState.RUNNING, MuleState.STOPPING, MuleState.FATAL, MuleState.STOPPED}),
     MuleState.RUNNING: frozenset({MuleState.STOPPING, MuleState.BACKOFF, MuleState.STARTING, MuleState.FATAL}),
-    MuleState.BACKOFF: frozenset({MuleState.STARTING, MuleState.EXITED, MuleState.FATAL}),
-    MuleState.STOPPING: frozenset({MuleState.EXITED, MuleState.STARTING, MuleState.FATAL}),
-    MuleState.EXITED: frozenset({MuleState.STARTING, MuleState.FATAL}),
+    MuleState.BACKOFF: frozenset({MuleState.STARTING, MuleState.STOPPED, MuleState.FATAL}),
+    MuleState.STOPPING: frozenset({MuleState.STOPPED, MuleState.STARTING, MuleState.FATAL}),
+    MuleState.STOPPED: frozenset({MuleState.STARTING, MuleState.FATAL}),
     MuleState.FATAL: frozenset({MuleState.STARTING}),
 }
 

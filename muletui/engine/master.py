@@ -28,7 +28,7 @@ from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
 from muletui.ipc import reports
 from muletui.ipc.spec import TABLE_LOCK_OFFSET, StackSpec
-from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock
+from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock, queue_count
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
 
@@ -101,7 +101,7 @@ class Master:
         channels = self._channels = Channels(
             list(self.mules), config.farms, config.mule_msg_size, config.signal_bufsize
         )
-        self._stats = StatsBlock.create(len(self.mules) + 1, config.locks + 1)
+        self._stats = StatsBlock.create(len(self.mules) + 1, config.locks + 1, queue_count(len(self.mules), len(config.farms)))
         self._stats.set_flag(HeaderFlag.DETAIL_EVENTS, int(self._detail_events))  # before the app runs
         self._lock_fd = os.memfd_create("muletui-locks", 0)
         os.ftruncate(self._lock_fd, TABLE_LOCK_OFFSET + 1)
@@ -293,13 +293,13 @@ class Master:
         self._publish(exited)
         if self.state is not StackState.RUNNING:
             self._log(f"mule {mule_id} (pid: {pid}) annihilated")
-            self._transition(mule, MuleState.EXITED)
+            self._transition(mule, MuleState.STOPPED)
         elif expected:
             if mule.restart_after_stop:
                 mule.respawns += 1
                 self._spawn(mule)
             else:
-                self._transition(mule, MuleState.EXITED)
+                self._transition(mule, MuleState.STOPPED)
         else:
             self._log(f"OOOPS mule {mule_id} (pid: {pid}) crippled...trying respawn...")
             self._schedule_respawn(mule, uptime)
@@ -365,7 +365,7 @@ class Master:
         mule = self._mule(mule_id)
         if mule.state is MuleState.BACKOFF:
             self._cancel_timer(mule)
-            self._transition(mule, MuleState.EXITED)
+            self._transition(mule, MuleState.STOPPED)
         elif mule.state is MuleState.RUNNING:
             self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
 
@@ -375,7 +375,7 @@ class Master:
         if mule.state is MuleState.RUNNING:
             mule.restart_after_stop = True
             self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
-        elif mule.state in (MuleState.EXITED, MuleState.BACKOFF, MuleState.FATAL):
+        elif mule.state in (MuleState.STOPPED, MuleState.BACKOFF, MuleState.FATAL):
             self._cancel_timer(mule)
             mule.quick_crashes = 0
             self._spawn(mule)
@@ -414,13 +414,16 @@ class Master:
         ``unknown farm``; every outcome is also published as an event.
         """
         assert self._channels is not None
+        assert self._stats is not None
+        number = 0  # the queue's number in the stats block's queue counters
         if target is None or target == 0:
             queue, shown = self._channels.shared, 0
         elif isinstance(target, int):
-            queue, shown = self._channels.mules.get(target), target  # type: ignore[assignment]
+            queue, shown, number = self._channels.mules.get(target), target, target  # type: ignore[assignment]
         else:
             farm = next((f for f in self.config.farms if f.name == target), None)
             queue, shown = (self._channels.farms[farm.index] if farm else None), target  # type: ignore[assignment]
+            number = len(self.mules) + farm.index if farm else 0
         if queue is None:
             fate = "unknown farm" if isinstance(target, str) else "bad mule id"
         else:
@@ -431,6 +434,7 @@ class Master:
             except OSError as error:
                 fate = "too large" if error.errno == errno.EMSGSIZE else str(error)
             else:
+                self._stats.words[self._stats.sent_offset(self._stats.slots, number)] += 1
                 self._publish(events.MessageSent(sender=MASTER_SENDER, target=shown, size=len(data), preview=reports.preview_text(data)))
                 return "queued"
         self._publish(events.MessageDropped(sender=MASTER_SENDER, target=shown, size=len(data), reason=fate))
@@ -472,7 +476,7 @@ class Master:
         for mule in self.mules.values():
             self._cancel_timer(mule)
             if mule.state is MuleState.BACKOFF:
-                self._transition(mule, MuleState.EXITED)
+                self._transition(mule, MuleState.STOPPED)
             elif mule.state in (MuleState.STARTING, MuleState.RUNNING):
                 mule.stop_requested = True
                 self._transition(mule, MuleState.STOPPING)
@@ -504,7 +508,7 @@ class Master:
             if mule.state in (MuleState.STARTING, MuleState.RUNNING):
                 self._transition(mule, MuleState.STOPPING)
             if mule.state is MuleState.STOPPING:
-                self._transition(mule, MuleState.EXITED)
+                self._transition(mule, MuleState.STOPPED)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
         if self._watchdog is not None:

@@ -1,6 +1,10 @@
 """A point-in-time view of a running stack, for the console's tables: cheap enough to take a few
-times a second (the stats block is read without a syscall, queue depths with one ioctl each,
+times a second (the stats block is read without a syscall, queued bytes with one ioctl each,
 CPU and RSS from ``/proc``).
+
+A queue's depth is given twice: in bytes, from the kernel (``SIOCINQ``), and in messages, from
+the stats block's queue counters (sent minus read, summed over every process): a
+SOCK_SEQPACKET socket tells its bytes but not how many messages they are.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class MuleView:
     locks_held: int  # bit mask
     cpu_seconds: float
     rss_bytes: int
+    queue_messages: int = 0  # messages in the mule's own queue (``queue_bytes`` is their size)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class FarmView:
     members: tuple[int, ...]
     queue_bytes: int
     signals_pending: int
+    queue_messages: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class StackSnapshot:
     farms: tuple[FarmView, ...]
     shared_queue_bytes: int
     shared_signals_pending: int
+    shared_queue_messages: int = 0
 
 
 def _proc_usage(pid: int) -> tuple[float, int]:
@@ -118,6 +125,7 @@ def take_snapshot(
                 locks_held=record[Field.LOCKS_HELD],
                 cpu_seconds=cpu,
                 rss_bytes=rss,
+                queue_messages=stats.queue_depth(mule_id),
             )
         )
     lock_views = []
@@ -131,6 +139,7 @@ def take_snapshot(
             farm.members,
             channels.farms[farm.index].pending_bytes(),
             channels.farm_signals[farm.index].pending_bytes(),
+            stats.queue_depth(len(mules) + farm.index),
         )
         for farm in farms
     )
@@ -140,4 +149,5 @@ def take_snapshot(
         farm_views,
         channels.shared.pending_bytes(),
         channels.shared_signal.pending_bytes(),
+        stats.queue_depth(0),
     )

@@ -1,9 +1,10 @@
-"""A shared-memory block of counters: a header, one record per stack process, one per lock.
+"""A shared-memory block of counters: a header, one record per stack process, one per lock,
+and one row of queue counters per sender.
 
 Slot 0 belongs to the stack root (uWSGI's master side), slot N to mule N. Each process writes
-only its own record, the master samples the whole block. Writing is a memoryview item store:
-no syscall, no lock, nothing for a sender to wait on. Values are unsigned 64-bit words; torn
-reads are impossible on 64-bit platforms. Deadlines are ``time.monotonic_ns()`` values, which
+only its own record and its own row of queue counters, the master samples the whole block.
+Writing is a memoryview item store: no syscall, no lock, nothing for a sender to wait on.
+Values are unsigned 64-bit words; torn reads are impossible on 64-bit platforms. Deadlines are ``time.monotonic_ns()`` values, which
 every process on the machine reads from the same clock.
 """
 
@@ -72,26 +73,41 @@ class LockField(IntEnum):
 LOCK_WORDS = len(LockField)
 
 
-class StatsBlock:
-    """The mapped block; ``words`` is a flat ``memoryview`` of unsigned 64-bit integers."""
+def queue_count(mules: int, farms: int) -> int:
+    """How many message queues a stack has; queue 0 is the shared one, queue N (1..mules) mule
+    N's own, queue ``mules + F`` the farm with 1-based index F."""
+    return 1 + mules + farms
 
-    def __init__(self, fd: int, slots: int, locks: int) -> None:
+
+class StatsBlock:
+    """The mapped block; ``words`` is a flat ``memoryview`` of unsigned 64-bit integers.
+
+    Queue counters: a message queue (a SOCK_SEQPACKET pair) tells its bytes (``SIOCINQ``) but
+    not how many messages they are. So every sender counts the messages it queued on each
+    queue, and every reader the messages it took: a queue's depth is the sum of one minus the
+    sum of the other. Each slot has a row of ``queues`` sent and ``queues`` read counters;
+    the row after the last slot is the master's (messages sent from the console).
+    """
+
+    def __init__(self, fd: int, slots: int, locks: int, queues: int = 0) -> None:
         self.fd = fd
         self.slots = slots
         self.locks = locks
-        self._map = mmap.mmap(fd, self.size(slots, locks))
+        self.queues = queues
+        self._map = mmap.mmap(fd, self.size(slots, locks, queues))
         self.words = memoryview(self._map).cast("Q")
 
     @staticmethod
-    def size(slots: int, locks: int) -> int:
-        return (HEADER_WORDS + slots * RECORD_WORDS + locks * LOCK_WORDS) * 8
+    def size(slots: int, locks: int, queues: int = 0) -> int:
+        return (HEADER_WORDS + slots * RECORD_WORDS + locks * LOCK_WORDS + (slots + 1) * 2 * queues) * 8
 
     @classmethod
-    def create(cls, slots: int, locks: int = 1) -> StatsBlock:
-        """Create an anonymous block for ``slots`` processes and ``locks`` locks."""
+    def create(cls, slots: int, locks: int = 1, queues: int = 0) -> StatsBlock:
+        """Create an anonymous block for ``slots`` processes, ``locks`` locks and ``queues``
+        message queues."""
         fd = os.memfd_create("muletui-stats", 0)
-        os.ftruncate(fd, cls.size(slots, locks))
-        return cls(fd, slots, locks)
+        os.ftruncate(fd, cls.size(slots, locks, queues))
+        return cls(fd, slots, locks, queues)
 
     @staticmethod
     def offset(slot: int, field: Field) -> int:
@@ -100,6 +116,26 @@ class StatsBlock:
 
     def lock_offset(self, lock: int, field: LockField) -> int:
         return HEADER_WORDS + self.slots * RECORD_WORDS + lock * LOCK_WORDS + field
+
+    def sent_offset(self, slot: int, queue: int) -> int:
+        """Index into ``words`` of the messages ``slot`` queued on ``queue`` (slot ``slots``:
+        the master)."""
+        return HEADER_WORDS + self.slots * RECORD_WORDS + self.locks * LOCK_WORDS + slot * 2 * self.queues + queue
+
+    def read_offset(self, slot: int, queue: int) -> int:
+        """Index into ``words`` of the messages ``slot`` took from ``queue``."""
+        return self.sent_offset(slot, queue) + self.queues
+
+    def queue_depth(self, queue: int) -> int:
+        """Messages on ``queue`` now: all sent minus all read, never below 0.
+
+        Reads are summed first, so traffic while the block is read can only make the depth
+        high for that instant, never negative. A process killed between its ``write`` (or
+        ``read``) and its count leaves the depth one off for good: exact otherwise.
+        """
+        read = sum(self.words[self.read_offset(slot, queue)] for slot in range(self.slots))
+        sent = sum(self.words[self.sent_offset(slot, queue)] for slot in range(self.slots + 1))
+        return max(0, sent - read)
 
     def get(self, slot: int, field: Field) -> int:
         return self.words[self.offset(slot, field)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from muletui.ipc import reports
 from muletui.ipc.spec import StackSpec
-from muletui.ipc.stats_block import Field, StatsBlock
+from muletui.ipc.stats_block import Field, StatsBlock, queue_count
 from muletui.stack.reporter import Reporter
 
 
@@ -61,7 +61,7 @@ def bind(spec: StackSpec, mule_id: int) -> Context:
     """Make this process speak as the stack root (``mule_id`` 0) or as mule ``mule_id``."""
     global current, _stats
     if _stats is None:
-        _stats = StatsBlock(spec.stats_fd, len(spec.mules) + 1, spec.locks + 1)
+        _stats = StatsBlock(spec.stats_fd, len(spec.mules) + 1, spec.locks + 1, queue_count(len(spec.mules), len(spec.farms)))
     reporter = Reporter(spec.report_fd, _stats, mule_id, spec.report_rate, batching=mule_id > 0)
     current = Context(spec, mule_id, _stats, reporter)
     _stats.set(mule_id, Field.PID, os.getpid())

@@ -2,7 +2,9 @@
 
 Every queue is a non-blocking SOCK_SEQPACKET pair created by the master; sending is one
 ``write`` on the queue's send end, with no hop through the master. Counters go to this
-process's stats record; per-message reports only while the master asks for them.
+process's stats record, and to its row of per-queue counters (messages sent to and taken from
+each queue: the console's queue depth in messages); per-message reports only while the master
+asks for them.
 Behaviour follows ``shared/reference/uwsgi-behaviour.md`` §2.1–2.3 and §6.
 """
 
@@ -39,6 +41,10 @@ _my_farms: frozenset[str] = frozenset()
 _queue_bufsize = 0
 _words: memoryview = memoryview(bytearray(8 * 16)).cast("Q")
 _i_out = _i_in = _i_dropped = _i_activity = _i_activity_arg = 0
+_i_sent = 0  # this process's "sent" counter of queue 0 (the shared queue); mule N's is _i_sent + N
+_i_read_own = 0  # this mule's "read" counter of its own queue
+_sent_at: dict[int, int] = {}  # send descriptor -> this process's "sent" counter of that queue
+_read_at: dict[int, int] = {}  # receive descriptor -> this mule's "read" counter of that queue
 # This process's reporter, bound by bind(); called only while the master asks for events.
 _admit: Callable[[], bool]
 _post: Callable[[reports.Report], None]
@@ -75,7 +81,7 @@ def bind(context: Context) -> None:
     """Point this module at the queues and stats record of the calling process."""
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
-    global _i_activity_arg, _message_set, _message_farm_set
+    global _i_activity_arg, _message_set, _message_farm_set, _i_sent, _i_read_own, _sent_at, _read_at
     global _admit, _post
     spec = context.spec
     _admit, _post = context.reporter.admit, context.reporter.post
@@ -83,14 +89,23 @@ def bind(context: Context) -> None:
     _mule_count = len(spec.mules)
     _send_fds = [spec.shared_queue.send] + [spec.mule_queues[m.mule_id].send for m in spec.mules]
     _farm_send_fds = {}
+    stats = context.stats
+    _i_sent = stats.sent_offset(_slot, 0)
+    _sent_at = {fd: _i_sent + queue for queue, fd in enumerate(_send_fds)}
+    farm_queue = {farm.index: _mule_count + farm.index for farm in spec.farms}
     for farm in spec.farms:
-        _farm_send_fds.setdefault(farm.name, spec.farm_queues[farm.index].send)
+        fd = _farm_send_fds.setdefault(farm.name, spec.farm_queues[farm.index].send)
+        _sent_at.setdefault(fd, stats.sent_offset(_slot, farm_queue[farm.index]))
     _shared_recv_fd = spec.shared_queue.recv
     if _mule_id:
         _own_recv_fd = spec.mule_queues[_mule_id].recv
         mine = [farm for farm in spec.farms if _mule_id in farm.members]
         _farm_recv_fds = [(spec.farm_queues[farm.index].recv, farm.name) for farm in mine]
         _my_farms = frozenset(farm.name for farm in mine)
+        _i_read_own = stats.read_offset(_slot, _mule_id)
+        _read_at = {_own_recv_fd: _i_read_own, _shared_recv_fd: stats.read_offset(_slot, 0)}
+        for farm in mine:
+            _read_at[spec.farm_queues[farm.index].recv] = stats.read_offset(_slot, farm_queue[farm.index])
     if _send_fds and not _queue_bufsize:
         _queue_bufsize = signals.send_buffer_size(_send_fds[0])
     _words = context.stats.words
@@ -155,6 +170,7 @@ def _write_queue(fd: int, message: bytes, target: int | str) -> bool:
         log(f"mule_send_msg(): {error.strerror} [core/mule.c line 28]")
         return _send_failed(message, target, "too large" if error.errno == errno.EMSGSIZE else str(error))
     _words[_i_out] += 1
+    _words[_sent_at[fd]] += 1
     if _words[_EVENTS] and _admit():
         _post((reports.SENT, _slot, target, len(message), preview_bytes(message)))
     return True
@@ -172,6 +188,7 @@ def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
         except OSError:
             return _write_queue(_send_fds[mule], message, mule)  # retried there, logged, counted
         _words[_i_out] += 1
+        _words[_i_sent + mule] += 1
         if _words[_EVENTS] and _admit():
             _post((reports.SENT, _slot, mule, len(message), preview_bytes(message)))
         return True
@@ -215,6 +232,7 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
         return
     _words[_i_out] += 1
+    _words[_sent_at[fd]] += 1
     if _words[_EVENTS] and _admit():
         _post((reports.SENT, _slot, farm, len(message), preview_bytes(message)))
 
@@ -225,10 +243,12 @@ _TIMEOUT = object()
 _SIGNAL = object()
 
 
-def received(data: bytes, queue: str, buffer_size: int, swallowed: bool = False) -> bytes:
-    """Count a message this mule read, and report it if the master asks; ``swallowed``: a
-    signal-mode mule without ``mule_msg_hook`` read it only to drop it."""
+def received(data: bytes, counter: int, queue: str, buffer_size: int, swallowed: bool = False) -> bytes:
+    """Count a message this mule read (``counter``: its queue's "read" word), and report it if
+    the master asks; ``swallowed``: a signal-mode mule without ``mule_msg_hook`` read it only
+    to drop it."""
     _words[_i_in] += 1
+    _words[counter] += 1
     if _words[_EVENTS] and _admit():
         _post((reports.RECEIVED, _slot, queue, len(data), preview_bytes(data), buffer_size, swallowed))
     return data
@@ -272,7 +292,7 @@ def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int) -> 
                     data = os.read(fd, buffer_size)
                 except BlockingIOError:
                     continue  # another reader won the race
-                return received(data, name, buffer_size)
+                return received(data, _read_at[fd], name, buffer_size)
             if deadline is not None and time.monotonic() >= deadline:
                 return _TIMEOUT
     finally:
@@ -307,7 +327,7 @@ def mule_get_msg(
             _polls_first -= 1
         else:
             try:
-                return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
+                return received(os.read(_own_recv_fd, buffer_size), _i_read_own, "own", buffer_size)
             except BlockingIOError:
                 _polls_first = _POLL_FIRST_CALLS
         poll_set = _message_set if farms is None or farms is False else _message_farm_set
@@ -321,7 +341,7 @@ def mule_get_msg(
         raise ValueError("you can receive mule messages only in a mule !!!")
     if buffer_size > 0:
         try:
-            return received(os.read(_own_recv_fd, buffer_size), "own", buffer_size)
+            return received(os.read(_own_recv_fd, buffer_size), _i_read_own, "own", buffer_size)
         except BlockingIOError:
             pass
     sources = list(_message_set.sources)
@@ -389,4 +409,4 @@ def read_for_signal_loop(fd: int, queue: str, hooked: bool) -> bytes | None:
         data = os.read(fd, RECEIVE_BUFFER)
     except BlockingIOError:
         return None
-    return received(data, queue, RECEIVE_BUFFER, swallowed=not hooked)
+    return received(data, _read_at[fd], queue, RECEIVE_BUFFER, swallowed=not hooked)

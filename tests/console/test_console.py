@@ -78,9 +78,10 @@ async def test_restart_kill_and_states(console, tmp_path):
         assert any("OOOPS mule 1" in text for text in log_texts(app))
         second = app.master.mules[1].pid
         await pilot.press("s", "y")
-        await until(pilot, lambda: app.master.mules[1].state is MuleState.EXITED, what="EXITED")
+        await until(pilot, lambda: app.master.mules[1].state is MuleState.STOPPED, what="STOPPED")
         await pilot.pause(0.4)
-        assert "EXITED" in str(app.query_one(MuleTable).get_cell("1", "state"))
+        assert str(app.query_one(MuleTable).get_cell("1", "state")) == "STOPPED"
+        assert str(app.query_one(MuleTable).get_cell("1", "activity")) == "stopped: r starts it"
         await pilot.press("r")
         await until(pilot, lambda: app.master.mules[1].pid not in (0, second), what="restart")
         await until(pilot, lambda: "RUNNING" in str(app.query_one(MuleTable).get_cell("1", "state")), what="row")
@@ -179,6 +180,8 @@ async def test_an_ended_console_can_be_collected(tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
             pid = app.master.mules[1].pid
+            await pilot.press("question_mark", "escape", "6")  # the help and the lesson tab too
+            await pilot.pause(0.2)
         return weakref.ref(app), pid
 
     # In a task of its own: Textual's active-app context variable stays in that task's context.

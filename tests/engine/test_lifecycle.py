@@ -83,10 +83,11 @@ async def test_operator_stop_is_not_a_crash_and_restart_brings_it_back(stack, wr
     run = await stack(f"--mule={script}", "--mule")
     await run.line("^up")
     run.master.stop_mule(1)
-    await run.until(lambda: run.master.mules[1].state is MuleState.EXITED, what="EXITED")
+    await run.until(lambda: run.master.mules[1].state is MuleState.STOPPED, what="STOPPED")
     exited = run.of(events.MuleExited)[0]
     assert (exited.code, exited.expected) == (30, True)  # uWSGI's end_me status
     assert not run.matching("^OOOPS")
+    assert [e.new for e in run.of(events.MuleStateChanged) if e.mule_id == 1][-2:] == ["STOPPING", "STOPPED"]
     run.master.restart_mule(1)
     await run.line("^up", count=2)
     assert run.master.mules[1].state is MuleState.RUNNING
@@ -135,7 +136,7 @@ async def test_stack_root_death_is_fatal_and_leaves_no_mule(stack):
 def test_illegal_transitions_are_refused():
     check_transition(MuleState.RUNNING, MuleState.BACKOFF)
     with pytest.raises(IllegalTransitionError):
-        check_transition(MuleState.EXITED, MuleState.RUNNING)
+        check_transition(MuleState.STOPPED, MuleState.RUNNING)
 
 
 def test_respawn_policy_grows_and_caps():

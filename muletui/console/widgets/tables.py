@@ -18,7 +18,7 @@ from muletui.console.widgets.log_view import source_colour
 from muletui.engine.filemon import FileMonitor
 from muletui.engine.lifecycle import MuleState
 from muletui.engine.signals import SignalEntry
-from muletui.engine.snapshot import MuleView, StackSnapshot
+from muletui.engine.snapshot import FarmView, MuleView, StackSnapshot
 from muletui.engine.timers import Schedule
 from muletui.ipc.stats_block import Activity
 
@@ -27,7 +27,7 @@ STATE_STYLE = {
     MuleState.RUNNING: "green",
     MuleState.BACKOFF: "bold red",
     MuleState.STOPPING: "yellow",
-    MuleState.EXITED: "dim",
+    MuleState.STOPPED: "dim",
     MuleState.FATAL: "bold red reverse",
 }
 FLASH_SECONDS = 1.0
@@ -35,6 +35,8 @@ FLASH_SECONDS = 1.0
 
 def activity_text(mule: MuleView) -> Text:
     """What the mule is doing, in words, coloured by kind."""
+    if mule.state is MuleState.STOPPED:
+        return Text("stopped: r starts it", style="italic")
     if not mule.pid:
         return Text("—", style="dim")
     activity, arg = mule.activity, mule.activity_arg
@@ -70,11 +72,20 @@ def countdown(seconds: float) -> str:
 
 
 def _size(count: int) -> str:
-    for unit in ("B", "K", "M", "G"):
-        if count < 1024:
-            return f"{count}{unit}"
-        count //= 1024
-    return f"{count}T"
+    """``512B``, ``1.4K``, ``12K``, ``3.0M``: one decimal below 10 units."""
+    size, unit = float(count), "B"
+    for bigger in ("K", "M", "G", "T"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    if unit == "B":
+        return f"{count}B"
+    return f"{size:.1f}{unit}" if size < 10 else f"{size:.0f}{unit}"
+
+
+def queued(messages: int, size: int) -> str:
+    """A queue's depth: ``278 / 1.4K`` (messages / bytes), empty when nothing is queued."""
+    return f"{messages} / {_size(size)}" if messages or size else ""
 
 
 def _sync_rows(table: DataTable, rows: Iterable[tuple[str, tuple[object, ...]]]) -> None:
@@ -132,7 +143,7 @@ class MuleTable(DataTable):
                         activity_text(mule),
                         mule.msgs_in,
                         mule.msgs_out,
-                        _size(mule.queue_bytes) if mule.queue_bytes else "",
+                        queued(mule.queue_messages, mule.queue_bytes),
                         mule.signals_handled,
                         Text(str(mule.signals_pending), style="bold red") if mule.signals_pending else "",
                         mule.respawns or "",
@@ -317,6 +328,8 @@ class TimerTable(DataTable):
 
 
 class LockFarmTable(DataTable):
+    """Locks (holder, waiters) and farms (each member's state, what is queued for the farm)."""
+
     COLUMNS = ("what", "holder / members", "waiting / queued")
 
     def on_mount(self) -> None:
@@ -333,8 +346,22 @@ class LockFarmTable(DataTable):
                 holder = "free"
             waiting = ", ".join(f"mule {m}" for m in lock.waiters)
             rows.append((f"lock{lock.lock}", (f"lock {lock.lock}", holder, waiting)))
+        states = {mule.mule_id: mule.state for mule in snapshot.mules}
         for farm in snapshot.farms:
-            members = ", ".join(str(m) for m in farm.members)
-            queued = f"{_size(farm.queue_bytes)} queued, {farm.signals_pending} signals" if farm.queue_bytes or farm.signals_pending else ""
-            rows.append((f"farm{farm.index}", (f"farm {farm.name}", f"mules {members}", queued)))
+            members = Text("mules ")
+            for n, member in enumerate(farm.members):
+                members.append(", " if n else "")
+                members.append(f"{member} {states[member].value}", style=STATE_STYLE[states[member]])
+            rows.append((f"farm{farm.index}", (f"farm {farm.name}", members, _farm_queue(farm))))
         _sync_rows(self, rows)
+
+
+def _farm_queue(farm: FarmView) -> Text:
+    """``3 messages (1.4K), 2 signals`` pending for a farm, or ``empty``."""
+    parts = []
+    if farm.queue_messages or farm.queue_bytes:
+        noun = "message" if farm.queue_messages == 1 else "messages"
+        parts.append(f"{farm.queue_messages} {noun} ({_size(farm.queue_bytes)})")
+    if farm.signals_pending:
+        parts.append(f"{farm.signals_pending} signal{'' if farm.signals_pending == 1 else 's'}")
+    return Text(", ".join(parts)) if parts else Text("empty", style="dim")
