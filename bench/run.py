@@ -1,11 +1,12 @@
 """Every bench scenario in one command: messages, signals, memory, locks and the console.
 
-Runs the scenarios of ``messages.py``, ``signals.py`` and ``console.py`` (reusing their
-functions), plus two that only this command has: the PSS and RSS of a whole 8-mule stack, and
-an exact-count lock check (4 mules × 2,000 lock/increment/unlock cycles on one shared counter).
-Each scenario runs ``--runs`` times per engine, the engines alternating run by run. At the end
-it prints one table (median, min and max per engine, the muletui/uWSGI ratio of the medians,
-SPEC's goal) and writes every single run's figures to a JSON file.
+Runs the scenarios of ``messages.py``, ``signals.py``, ``console.py`` and ``console_pty.py``
+(reusing their functions; the last needs pyte, from the ``bench`` extra, and is skipped with a
+note without it), plus two that only this command has: the PSS and RSS of a whole 8-mule
+stack, and an exact-count lock check (4 mules × 2,000 lock/increment/unlock cycles on one
+shared counter). Each scenario runs ``--runs`` times per engine, the engines alternating run
+by run. At the end it prints one table (median, min and max per engine, the muletui/uWSGI
+ratio of the medians, SPEC's goal) and writes every single run's figures to a JSON file.
 
 Usage, from the repository root::
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import statistics
@@ -33,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported from elsewhere
 
+import console_pty
 import messages
 import signals
 from common import (
@@ -217,6 +220,14 @@ def measure_console(workdir: Path, quick: bool, results: Results, run: int) -> s
     )
 
 
+def measure_console_pty(workdir: Path, quick: bool, results: Results, run: int) -> str:
+    """The console on a real pseudo-terminal: key → screen idle and under a flood, idle CPU."""
+    found = console_pty.measure(workdir, console_pty.QUICK if quick else console_pty.Plan(), run)
+    for metric, value in found.items():
+        results.add(metric, "muletui", value)
+    return console_pty.summary_line(found)
+
+
 # -- goals -----------------------------------------------------------------------------------
 
 
@@ -276,6 +287,7 @@ def goal_for(metric: str, mules: int, fan_out: int) -> Goal:
         CONSOLE_INGESTED: Goal(True, bound=0.95),
         CONSOLE_LOST: Goal(False, exact=0),
         CONSOLE_RTT: Goal(False, bound=1.5, unit="×"),
+        **{name: Goal(False, bound=bound, unit=f" {unit}") for name, (bound, unit) in console_pty.BOUNDS.items()},
     }.get(metric, Goal(False))
 
 
@@ -373,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.engines in ("both", "muletui") or (args.engines == "uwsgi" and not engines):
         engines.append(muletui_engine())
     names = [engine.name for engine in engines]
+    pty_note = ""
+    if "muletui" in names and importlib.util.find_spec("pyte") is None:
+        pty_note = "console in a pty: no pyte (pip install -e '.[bench]'): skipped"
+        print(pty_note, file=sys.stderr, flush=True)
 
     if args.quick:  # tiny counts: every scenario in seconds, for a smoke run
         message_plan = messages.Plan(
@@ -390,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="muletui-bench-run-") as tmp:
             root = Path(tmp)
-            for sub in ("messages", "signals", "extra", "console"):
+            for sub in ("messages", "signals", "extra", "console", "console-pty"):
                 (root / sub).mkdir()
             m_setup = messages.Setup(root / "messages", message_plan, MEMORY_MULES, cpus)
             messages.write_scripts(m_setup.workdir)
@@ -436,6 +452,16 @@ def main(argv: list[str] | None = None) -> int:
                         line = f"console FAILED: {error!r}"
                         traceback.print_exc()
                     print(f"run {run + 1}/{args.runs} muletui  {line}", file=sys.stderr, flush=True)
+                if "muletui" in names and not pty_note:
+                    RECORDER.scenario, RECORDER.run = "console_pty", run
+                    try:
+                        line = measure_console_pty(root / "console-pty", args.quick, results, run)
+                    except RuntimeError as error:
+                        errors.append(
+                            {"scenario": "console_pty", "run": run, "engine": "muletui", "error": str(error)}
+                        )
+                        line = f"console_pty FAILED: {str(error).splitlines()[0]}"
+                    print(f"run {run + 1}/{args.runs} muletui  {line}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print("interrupted; the runs so far:", file=sys.stderr)
 
@@ -445,8 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.runs} runs per engine{' (--quick)' if args.quick else ''}, engines alternating; "
         f"{time.time() - started:.0f} s; load average (1 min) at the end {load:.2f}"
     )
-    if note:
-        print(note)
+    for told in (note, pty_note):
+        if told:
+            print(told)
     print(table(summary, names))
     for error in errors:
         print(
@@ -458,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
         "engines": names,
         "uwsgi": args.uwsgi if "uWSGI" in names else None,
-        "note": note,
+        "note": "; ".join(filter(None, (note, pty_note))),
         "runs": RECORDER.rows,
         "summary": summary,
         "errors": errors,
