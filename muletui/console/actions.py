@@ -95,6 +95,7 @@ MORE_HELP: tuple[tuple[str, str], ...] = (
     ("Ctrl+P", "Command palette: every action, plus each mule, signal and message target."),
     ("Tab / Shift+Tab", "Move between the mule table, the tabs and the log or form."),
     ("↑ ↓ / mouse", "Select a mule: click its row. Click a tab; the wheel scrolls the log."),
+    ("← → / drag", "In the log: scroll long lines sideways; drag or double-click selects, Ctrl+C copies."),
 )
 
 #: Actions of plain-character keys: off while a form control has focus, where keys are typing.
