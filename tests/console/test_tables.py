@@ -88,3 +88,19 @@ async def test_a_farm_row_shows_its_members_states_and_what_is_queued():
         assert str(table.get_cell("farm1", "waiting / queued")) == "3 messages (1.4K), 2 signals"
         assert str(table.get_cell("farm2", "holder / members")) == "mules 2 RUNNING"
         assert str(table.get_cell("farm2", "waiting / queued")) == "empty"
+
+
+async def test_a_narrow_mule_table_names_the_columns_out_of_sight():
+    app = TablesApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = app.query_one(MuleTable)
+        table.paint(snapshot(mule(1, last_exit="killed by SIGKILL", rss_bytes=12 << 20)))
+        await pilot.pause()
+        table.paint(snapshot(mule(1, last_exit="killed by SIGKILL", rss_bytes=12 << 20)))  # laid out now
+        subtitle = str(table.border_subtitle)
+        assert subtitle.startswith("out of sight: ") and subtitle.rstrip(")").count("rss")
+        assert "mule," not in subtitle and "state" not in subtitle
+        await pilot.resize_terminal(220, 20)
+        await pilot.pause()
+        table.paint(snapshot(mule(1, last_exit="killed by SIGKILL", rss_bytes=12 << 20)))
+        assert table.border_subtitle == ""

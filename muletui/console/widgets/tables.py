@@ -154,6 +154,21 @@ class MuleTable(DataTable):
                 )
             )
         _sync_rows(self, rows)
+        self._say_what_is_out_of_sight()
+
+    def _say_what_is_out_of_sight(self) -> None:
+        """A narrow terminal cuts columns off: name them in the bottom border, and how to see them."""
+        left, right = self.scroll_x, self.scroll_x + self.scrollable_content_region.width
+        x = 0
+        hidden: list[str] = []
+        for column in self.columns.values():
+            width = column.get_render_width(self)
+            if x + width > right or x < left:
+                hidden.append(str(column.label))
+            x += width
+        subtitle = f"out of sight: {', '.join(hidden)} (← → or shift+wheel)" if hidden else ""
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
 
     def _cpu_percent(self, mule: MuleView, now: float) -> str:
         previous = self._cpu.get(mule.pid)
