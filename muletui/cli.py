@@ -73,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             entries = parse_argv(demo_argv()) + entries  # only muletui's own options: the demo
         plan = build(entries)
     except ConfigError as error:
+        for line in error.printed:  # what the config's iprint lines printed before it stopped
+            print(line)
         print(f"muletui: {error}", file=sys.stderr)
-        return 1
+        return error.status
     if plan.run.show_help:
         print(help_text())
         return 0

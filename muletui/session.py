@@ -10,13 +10,16 @@ session stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import time
 from enum import Enum
 
 from muletui.config.builder import Plan
 from muletui.engine import events
 from muletui.engine.bus import EventBus
-from muletui.engine.master import Master, StackState
+from muletui.engine.master import Master, StackStartError, StackState
+from muletui.hooks import run_exit_commands, run_start_commands
 from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
 
 __all__ = ["HangUp", "RecordError", "StackSession"]
@@ -60,6 +63,8 @@ class StackSession:
         self._stop_requested = asyncio.Event()
         self._closed = False
         self._watching = False
+        self._config_shown = False
+        self._ended_before_master = False  # a hook command failed, or a stop came while one ran
 
     # -- process signals -----------------------------------------------------------------
 
@@ -109,23 +114,52 @@ class StackSession:
     async def start(self) -> None:
         """Start the stack; a stop asked for while the app imports kills the import and returns.
 
+        First what uWSGI does before its app: the config's ``print`` lines (once per session, as
+        the master's stdout) and the ``exec-asap`` ... ``exec-pre-app`` commands
+        (:mod:`muletui.hooks`); a stop asked for while one runs kills it.
+
         Raises :class:`~muletui.engine.master.StackStartError` when the stack cannot start.
         """
-        starting = asyncio.ensure_future(self.master.start())
+        self._show_config_output()
+        starting = asyncio.ensure_future(self._start_stack())
         asked = asyncio.ensure_future(self._stop_requested.wait())
         try:
             await asyncio.wait((starting, asked), return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done() and self.master.state is StackState.NEW:  # a hook command runs
+                self._ended_before_master = True
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+                return
             if not starting.done():
                 await self.master.stop(self.stop_cause)
             await starting
         finally:
             asked.cancel()
 
+    async def _start_stack(self) -> None:
+        try:
+            await run_start_commands(self.plan.stack, self.bus.publish)
+        except StackStartError:
+            self._ended_before_master = True
+            raise
+        await self.master.start()
+
+    def _show_config_output(self) -> None:
+        if self._config_shown or not self.plan.config_output:
+            return
+        self._config_shown = True
+        now, wall = time.monotonic(), time.time()
+        lines = tuple(events.OutputLine(now, wall, line) for text in self.plan.config_output for line in text.split("\n"))
+        self.bus.publish(events.OutputLines(mule_id=0, stream="out", lines=lines, t=now))
+
     async def restart(self) -> None:
         """Stop the stack, then start a new one on the same bus and records: a fresh stack root
         imports the app again (what ``R`` cannot do: a mule reload keeps the imported app)."""
         await self.master.stop("restart from scratch requested")
+        await run_exit_commands(self.plan.stack, self.bus.publish)
         self.master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
+        self._ended_before_master = False
         await self.start()
 
     async def close(self) -> dict[str, tuple[int, int]]:
@@ -134,7 +168,10 @@ class StackSession:
             await self.master.wait_stopped()
             return {}
         self._closed = True
-        left = await self.master.stop(self.stop_cause)
+        left: dict[str, tuple[int, int]] = {}
+        if not self._ended_before_master:  # as uWSGI, which exits there: nothing ran to stop
+            left = await self.master.stop(self.stop_cause)
+            await run_exit_commands(self.plan.stack, self.bus.publish)
         self.bus.close()
         self._close_records()
         return left

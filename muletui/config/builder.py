@@ -1,16 +1,19 @@
 """From option entries to what runs: a :class:`StackConfig` for the engine and the run options.
 
 Errors carry uWSGI's wording where uWSGI has one (``invalid mule id: 3``); options muletui does
-not emulate are accepted with one warning each, so a real uWSGI command line still runs.
+not emulate are accepted with one warning each, with the reason, so a real uWSGI command line
+still runs. Placeholders (``set-placeholder``) are names for ``%(name)``, not options: they pass
+silently.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.limits import check_counts, check_mule_count, check_number
-from muletui.config.options import lookup, suggest
+from muletui.config.option_table import Option, family_reason, lookup, suggest
 from muletui.config.stack_config import StackConfig
 from muletui.ipc.spec import FarmSpec, MuleSpec
 
@@ -39,6 +42,9 @@ class Plan:
     run: RunOptions
     warnings: list[str] = field(default_factory=list)
     misspelt: str = ""  # "--mulle is not an option (did you mean --mule?)": leads any error line
+    #: What uWSGI prints on stdout while it reads the config: ``iprint`` lines as read, then
+    #: ``print`` lines once everything is read (uWSGI applies ``print`` after the passes).
+    config_output: list[str] = field(default_factory=list)
 
 
 def _positive_number(entry: ConfigEntry, kind: type[int | float]) -> int | float:
@@ -68,7 +74,7 @@ def build(entries: list[ConfigEntry]) -> Plan:
     try:
         plan = _build(entries)
     except ConfigError as error:
-        raise ConfigError(error.origin, error.reason, first=misspelt) from None
+        raise ConfigError(error.origin, error.reason, first=misspelt, status=error.status, printed=error.printed) from None
     plan.misspelt = misspelt
     return plan
 
@@ -78,7 +84,7 @@ def misspellings(entries: list[ConfigEntry]) -> str:
     known spelling, joined by ``; ``; ``''`` when there is none."""
     hints: dict[str, str] = {}
     for entry in entries:
-        if entry.key not in hints and lookup(entry.key) is None:
+        if entry.key not in hints and lookup(entry.key) is None and not entry.placeholder:
             hint = suggest(entry.key)
             hints[entry.key] = f"--{shown(entry.key)} is not an option{hint}" if hint else ""
     return "; ".join(hint for hint in hints.values() if hint)
@@ -93,14 +99,18 @@ def _build(entries: list[ConfigEntry]) -> Plan:
     apps: list[tuple[str, str]] = []
     farm_entries: list[ConfigEntry] = []
     programs: list[str | None] = []
+    printed: list[str] = []
     warned: set[str] = set()
     for entry in entries:
         option = lookup(entry.key)
         key = entry.key
+        if entry.placeholder:
+            stack.opt[key] = (entry.value or "").encode()
+            continue
         if option is None or not option.emulated:
             if key not in warned:
                 warned.add(key)
-                warnings.append(_not_emulated(entry, option is not None))
+                warnings.append(_not_emulated(entry, option))
             if key == "processes":
                 stack.numproc = int(_positive_number(entry, int))
         if option is None or not option.own:
@@ -165,6 +175,17 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             run.show_version = True
         elif key == "help":
             run.show_help = True
+        elif key == "print":
+            printed.append(entry.value or "")
+        elif key in ("env", "unenv"):
+            _environment(entry, stack, warnings)
+        elif option.group == "hooks":
+            stack.commands.append((key, entry.value or ""))
+        elif key in _LOGIC_WARNINGS and key not in warned:
+            warned.add(key)
+            warnings.append(_LOGIC_WARNINGS[key].format(where=_where(entry)))
+        elif key == "for-readline" and not os.access(entry.value or "", os.R_OK):
+            warnings.append(f'--for-readline{_where(entry)}: open("{shown(entry.value or "")}") fails, so the block adds nothing (uWSGI logs the error and goes on)')
     stack.mules = [MuleSpec(i, program) for i, program in enumerate(programs, start=1)]
     stack.farms = [_farm(entry, index, len(stack.mules)) for index, entry in enumerate(farm_entries, start=1)]
     stack.mules = [
@@ -172,7 +193,8 @@ def _build(entries: list[ConfigEntry]) -> Plan:
         for m in stack.mules
     ]
     stack.app = imports + apps
-    return Plan(stack, run, warnings)
+    immediate = [entry.value or "" for entry in entries if entry.key == "iprint"]
+    return Plan(stack, run, warnings, config_output=immediate + printed)
 
 
 def _two_numbers(entry: ConfigEntry) -> tuple[int, int]:
@@ -209,8 +231,39 @@ def _farm(entry: ConfigEntry, index: int, mule_count: int) -> FarmSpec:
     return FarmSpec(index, name, tuple(members))
 
 
-def _not_emulated(entry: ConfigEntry, known: bool) -> str:
-    where = "" if entry.origin == "command line" else f" ({entry.origin})"
-    if known:
-        return f"--{entry.key}{where}: accepted, but muletui does not emulate it (no workers run)"
+def _environment(entry: ConfigEntry, stack: StackConfig, warnings: list[str]) -> None:
+    """``env = NAME=VALUE`` sets, ``env = NAME`` (glibc's ``putenv`` without '=') and
+    ``unenv = NAME`` unset, in order, for every stack process (:meth:`StackConfig.environment`)."""
+    name, equals, value = (entry.value or "").partition("=")
+    if not name:
+        what = "putenv()" if entry.key == "env" else "unsetenv()"
+        warnings.append(f"--{entry.key}{_where(entry)}: {what}: Invalid argument (uWSGI logs this and goes on)")
+        return
+    stack.env.append((name, value if equals and entry.key == "env" else None))
+
+
+#: Config logic whose uWSGI 2.0.30 behaviour is surprising: muletui does the same, and says so.
+_LOGIC_WARNINGS = {
+    "if-hostname-match": (
+        "--if-hostname-match{where}: uWSGI 2.0.30 inverts this test (its block applies only when the "
+        "pattern does not compile), and muletui does the same; if-hostname = NAME compares names"
+    ),
+    "if-not-hostname-match": (
+        "--if-not-hostname-match{where}: uWSGI 2.0.30 inverts this test (its block applies whenever the "
+        "pattern compiles), and muletui does the same"
+    ),
+}
+
+
+def _where(entry: ConfigEntry) -> str:
+    return "" if entry.origin == "command line" else f" ({entry.origin})"
+
+
+def _not_emulated(entry: ConfigEntry, option: Option | None) -> str:
+    where = _where(entry)
+    if option is not None:
+        return f"--{entry.key}{where}: accepted, but muletui does not emulate it ({option.reason})"
+    family = family_reason(entry.key)
+    if family:
+        return f"--{shown(entry.key)}{where}: accepted, but muletui does not emulate it ({family})"
     return f"--{shown(entry.key)}{where}: not an option muletui emulates, ignored{suggest(entry.key)}"

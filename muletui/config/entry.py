@@ -12,11 +12,18 @@ class ConfigEntry:
     ``value`` is ``None`` when the option was given bare (``--master``, ``<mule/>``), otherwise the
     text exactly as written (``''`` for ``mule =`` in an ini file). ``origin`` names the source for
     error messages: ``"command line"`` or ``"conf.ini:7"``.
+
+    ``immediate``: uWSGI applied it while reading the config (``set-placeholder``, ``for``,
+    ``ini``, ``iprint``...), so the ``$()``/``@()``/``%()`` passes leave its value as written.
+    ``placeholder``: not an option but a name for ``%(name)`` (``set-placeholder``, ``set``),
+    which the stack does not interpret.
     """
 
     key: str
     value: str | None
     origin: str
+    immediate: bool = False
+    placeholder: bool = False
 
 
 #: The most characters of a value an error message quotes: a 50 MB value stays out of the terminal.
@@ -40,9 +47,17 @@ def shown(text: str) -> str:
 
 class ConfigError(Exception):
     """A config source that cannot be read; ``str()`` is the one-line message shown to the user:
-    ``origin: reason``, after ``first`` (a likely cause, such as a misspelt option) if given."""
+    ``origin: reason``, after ``first`` (a likely cause, such as a misspelt option) if given.
 
-    def __init__(self, origin: str, reason: str, *, first: str = "") -> None:
+    ``status`` is the exit status to end with (1; uWSGI's ``exit`` option chooses its own) and
+    ``printed`` what ``iprint`` printed before the config stopped, for stdout.
+    """
+
+    def __init__(
+        self, origin: str, reason: str, *, first: str = "", status: int = 1, printed: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{first}; {origin}: {reason}" if first else f"{origin}: {reason}")
         self.origin = origin
         self.reason = reason
+        self.status = status
+        self.printed = printed

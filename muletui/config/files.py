@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Callable
 
 from muletui.config.entry import ConfigEntry, ConfigError, shown
+from muletui.config.magic import MagicTable
 
 #: Each reader is imported when a file of its kind is read (the master keeps what it imports).
 _READERS = {
@@ -17,12 +18,13 @@ _READERS = {
 _KINDS_BY_EXTENSION = {".ini": "ini", ".xml": "xml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
 
-def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
+def read_config_file(spec: str, kind: str | None = None, magic: MagicTable | None = None) -> list[ConfigEntry]:
     """Return the options of config file ``spec`` (``path`` or ``path:section``), in file order.
 
     ``kind`` is 'ini', 'xml', 'yaml' or 'json' (``--ini``, ``--xml``...); ``None`` picks it from
     the path's extension. Without a section each reader uses its default: ``uwsgi`` for ini, yaml
-    and json, every ``<uwsgi>`` stanza for xml.
+    and json, every ``<uwsgi>`` stanza for xml. ``magic``: the command line's magic variables (a
+    fresh table when ``None``).
 
     Raises:
         ConfigError: the extension is unknown, the file cannot be opened (both with origin
@@ -31,7 +33,7 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
     """
     path, section = split_spec(spec)
     if kind is None:
-        kind = next((k for ext, k in _KINDS_BY_EXTENSION.items() if path.endswith(ext)), None)
+        kind = config_kind(path)
         if kind is None:
             reason = "unknown config file type (use .ini, .xml, .yaml, .yml or .json)"
             raise ConfigError(shown(spec), f"unable to load configuration from {shown(spec)}: {reason}")
@@ -44,7 +46,12 @@ def read_config_file(spec: str, kind: str | None = None) -> list[ConfigEntry]:
         raise ConfigError(shown(spec), f"unable to load configuration from {shown(spec)}: {err.strerror}") from err
     module, name = _READERS[kind]
     reader: Callable[..., list[ConfigEntry]] = getattr(importlib.import_module(module), name)
-    return reader(path) if section is None else reader(path, section)
+    return reader(path, section, magic)
+
+
+def config_kind(path: str) -> str | None:
+    """The reader for ``path`` by its extension ('ini', 'xml', 'yaml', 'json'), or ``None``."""
+    return next((kind for ext, kind in _KINDS_BY_EXTENSION.items() if path.endswith(ext)), None)
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
-from muletui.config.magic import expand_references, read_config_text
+from muletui.config.magic import MagicTable, read_config_text
 
 _BLANKS = " \t\r"
 
 
-def read_ini(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
-    """Return the options of ``[section]`` in ``path``, in file order, origins ``path:LINE``.
+def read_ini(
+    path: str, section: str | None = None, magic: MagicTable | None = None, *, again: bool = False
+) -> list[ConfigEntry]:
+    """Return the options of ``[section]`` (default ``[uwsgi]``) in ``path``, in file order,
+    origins ``path:LINE``, ``%`` variables substituted with ``magic`` (``again``: as uWSGI's
+    ``:section`` form, see :meth:`MagicTable.for_file`).
 
     As uWSGI: ``#`` and ``;`` start a comment only at the start of a line (``a = b # c`` gives
     'b # c'); key and value are split at the first '=' and stripped; a section may be opened again
@@ -21,7 +25,8 @@ def read_ini(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             comes before any section header or has no name (origin ``path:LINE``; uWSGI silently
             ignores these three); no ``[section]`` header (origin ``path``; uWSGI only warns).
     """
-    text = read_config_text(path, section)
+    text = read_config_text(path, section, magic, again=again)
+    section = section or "uwsgi"
     entries: list[ConfigEntry] = []
     current: str | None = None
     found = False
@@ -46,4 +51,4 @@ def read_ini(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             entries.append(ConfigEntry(key, value.strip(_BLANKS) if equals else None, origin))
     if not found:
         raise ConfigError(path, f"can't find section [{shown(section)}]")
-    return expand_references(entries)
+    return entries

@@ -6,13 +6,14 @@ import json
 from collections.abc import Iterator
 
 from muletui.config.entry import ConfigEntry, ConfigError, shown
-from muletui.config.magic import expand_references, read_config_text
+from muletui.config.magic import MagicTable, read_config_text
 
 _DECODER = json.JSONDecoder()
 
 
-def read_json(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
-    """Return the options of the top-level object ``section`` in ``path``, origins ``path:LINE``.
+def read_json(path: str, section: str | None = None, magic: MagicTable | None = None) -> list[ConfigEntry]:
+    """Return the options of the top-level object ``section`` (default ``uwsgi``) in ``path``,
+    origins ``path:LINE``, ``%`` variables substituted with ``magic``.
 
     As uWSGI: a string is taken as written, ``true`` gives '1', ``false`` and ``null`` give '0',
     an integer its decimal text, and a list one option per item; floats, objects and lists inside
@@ -24,7 +25,8 @@ def read_json(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             reason; nested too deep for Python's decoder: origin ``path``); ``section`` missing
             or not an object (origin ``path``, uWSGI's message).
     """
-    text = read_config_text(path, section)
+    text = read_config_text(path, section, magic)
+    section = section or "uwsgi"
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
@@ -47,7 +49,7 @@ def read_json(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
         for item in map(_scalar_text, value if isinstance(value, list) else [value])
         if item is not None
     ]
-    return expand_references(entries)
+    return entries
 
 
 def _members(text: str, start: int) -> Iterator[tuple[str, int, object, int]]:

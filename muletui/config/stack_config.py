@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from muletui.ipc.spec import FarmSpec, MuleSpec
@@ -27,3 +29,25 @@ class StackConfig:
     timers: list[tuple[int, int]] = field(default_factory=list)  # --timer: (signal, seconds)
     rb_timers: list[tuple[int, int]] = field(default_factory=list)  # --rbtimer
     fs_signals: list[tuple[str, int]] = field(default_factory=list)  # --fs-signal: (path, signal)
+    #: --env / --unenv in order: (NAME, VALUE) sets, (NAME, None) unsets.
+    env: list[tuple[str, str | None]] = field(default_factory=list)
+    #: --exec-asap, --exec-pre-app...: (option, shell command) in option order.
+    commands: list[tuple[str, str]] = field(default_factory=list)
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        """The environment of the stack processes and hook commands: ``base`` (the master's
+        ``os.environ``) with :attr:`env` applied in order; ``None`` when there is nothing to apply.
+
+        uWSGI calls ``putenv`` in its master; muletui's master process runs the console, so it keeps
+        its own environment and hands this one to the processes that run user code: the stack
+        root (which imports the app and forks the mules) and every hook command.
+        """
+        if not self.env:
+            return None
+        environment = dict(os.environ if base is None else base)
+        for name, value in self.env:
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
+        return environment

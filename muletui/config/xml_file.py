@@ -9,13 +9,14 @@ from __future__ import annotations
 from xml.parsers import expat
 
 from muletui.config.entry import ConfigEntry, ConfigError, shown
-from muletui.config.magic import expand_references, read_config_text
+from muletui.config.magic import MagicTable, read_config_text
 
 _JUNK_AFTER_ROOT = expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]
 
 
-def read_xml(path: str, section: str | None = None) -> list[ConfigEntry]:
-    """Return the options of the ``<uwsgi>`` stanzas in ``path``, in document order.
+def read_xml(path: str, section: str | None = None, magic: MagicTable | None = None) -> list[ConfigEntry]:
+    """Return the options of the ``<uwsgi>`` stanzas in ``path``, in document order, ``%``
+    variables substituted with ``magic``.
 
     As uWSGI: a ``<uwsgi>`` element at any depth opens a stanza, and every stanza of the document
     is read; with ``section`` only ``<uwsgi id="section">`` ones are. Inside a stanza each element
@@ -29,7 +30,7 @@ def read_xml(path: str, section: str | None = None) -> list[ConfigEntry]:
         ConfigError: the file is unreadable; malformed XML (origin ``path:LINE``, expat's reason);
             no matching ``<uwsgi>`` element (origin ``path``; uWSGI reads nothing, silently).
     """
-    text = read_config_text(path, section or "")
+    text = read_config_text(path, section, magic)
     parser = expat.ParserCreate()
     parser.buffer_text = True
     reader = _StanzaReader(path, section, parser)
@@ -45,7 +46,7 @@ def read_xml(path: str, section: str | None = None) -> list[ConfigEntry]:
     if not reader.found:
         wanted = "<uwsgi>" if section is None else f'<uwsgi id="{shown(section)}">'
         raise ConfigError(path, f"can't find a {wanted} element")
-    return expand_references(reader.entries)
+    return reader.entries
 
 
 class _StanzaReader:

@@ -7,14 +7,15 @@ keys all kept, no quoting, no lists. This module follows that reader, not PyYAML
 from __future__ import annotations
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
-from muletui.config.magic import expand_references, read_config_text
+from muletui.config.magic import MagicTable, read_config_text
 
 _INDENT = " \t\r"
 _STOPS_UWSGI = "uWSGI's yaml reader stops reading the section here"
 
 
-def read_yaml(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
-    """Return the options of the top-level ``section:`` block in ``path``, origins ``path:LINE``.
+def read_yaml(path: str, section: str | None = None, magic: MagicTable | None = None) -> list[ConfigEntry]:
+    """Return the options of the top-level ``section:`` block (default ``uwsgi:``) in ``path``,
+    origins ``path:LINE``, ``%`` variables substituted with ``magic``.
 
     As uWSGI: '#' starts a comment anywhere on a line, even inside quotes; the block is the first
     unindented ``section:`` line and ends at the next unindented line; inside it every indented
@@ -28,7 +29,8 @@ def read_yaml(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             ``path:LINE`` (uWSGI silently ignores that line and the rest of the block); no
             unindented ``section:`` line (origin ``path``; uWSGI reads nothing, silently).
     """
-    text = read_config_text(path, section)
+    text = read_config_text(path, section, magic)
+    section = section or "uwsgi"
     entries: list[ConfigEntry] = []
     inside = False
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -48,7 +50,7 @@ def read_yaml(path: str, section: str = "uwsgi") -> list[ConfigEntry]:
             inside = bool(colon) and name == section
     if not inside:
         raise ConfigError(path, f"can't find section '{shown(section)}:'")
-    return expand_references(entries)
+    return entries
 
 
 def _option(content: str, origin: str) -> ConfigEntry:

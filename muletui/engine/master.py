@@ -135,6 +135,7 @@ class Master:
             [self._stats.fd, self._lock_fd, *channels.inherited_fds()],
             RootCallbacks(self._on_ready, self._on_app_failed, self._on_spawned, self._on_exited, self._on_root_exit),
             cwd=config.chdir,
+            env=config.environment(),
         )
         self._pipes[0] = (self._capture(0, "out", self._root.stdout_fd), self._capture(0, "err", self._root.stderr_fd))
         try:

@@ -50,6 +50,7 @@ class RootProcess:
         callbacks: RootCallbacks,
         cwd: str | None = None,
         python: str = sys.executable,
+        env: dict[str, str] | None = None,  # the stack's environment (--env); None: the master's
     ) -> None:
         self._callbacks = callbacks
         self._loop = asyncio.get_running_loop()
@@ -64,6 +65,7 @@ class RootProcess:
                 stdout=out_w,
                 stderr=err_w,
                 cwd=cwd,
+                env=env,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the master only
             )
         finally:

@@ -472,8 +472,11 @@ def test_help_lists_the_option_groups(cli):
     lines = run.output.splitlines()
     assert lines[0].startswith("usage: muletui [uWSGI options] [CONFIG_FILE]")
     groups = [text for text in lines if text and not text.startswith(" ") and text.endswith(":")]
-    assert groups == ["mules:", "signals:", "app:", "config:", "muletui:", "uWSGI options not emulated:"]
-    for option in ("--mule[=PROGRAM]", "--farm NAME:ID[,ID...]", "--ini FILE[:SECTION]", "--events PATH"):
+    assert groups == [
+        "mules:", "signals:", "app:", "config:", "config logic:", "hooks:", "muletui:", "uWSGI options not emulated:"
+    ]
+    for option in ("--mule[=PROGRAM]", "--farm NAME:ID[,ID...]", "--ini FILE[:SECTION]", "--events PATH",
+                   "--set-placeholder, --set-ph NAME=VALUE", "--exec-asap CMD"):
         assert any(text.startswith(f"  {option} ") for text in lines), option
 
 

@@ -1,0 +1,174 @@
+"""The options muletui knows: uWSGI's names, how each takes its value, and what muletui does with it.
+
+An option marked ``emulated=False`` is accepted with one warning that gives its ``reason``;
+every option muletui does not know at all is accepted with a generic warning
+(:mod:`muletui.config.builder`). ``immediate`` options are applied by uWSGI while it reads the
+config (``UWSGI_OPT_IMMEDIATE``), so the ``$()``/``@()``/``%()`` passes leave their values alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Arity(Enum):
+    FLAG = "flag"  # no argument
+    VALUE = "value"  # required argument: --opt V or --opt=V
+    OPTIONAL = "optional"  # optional argument, attached with '=' only
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option muletui knows; ``emulated`` False means accepted with a warning giving ``reason``."""
+
+    name: str
+    arity: Arity
+    group: str
+    help: str
+    metavar: str = ""
+    aliases: tuple[str, ...] = ()
+    emulated: bool = True
+    own: bool = False  # muletui's own option, not a uWSGI one (kept out of uwsgi.opt)
+    immediate: bool = False  # applied while the config is read (UWSGI_OPT_IMMEDIATE)
+    reason: str = "no workers run"  # why it is not emulated
+
+
+GROUPS = ("mules", "signals", "app", "config", "config logic", "hooks", "muletui", "uWSGI options not emulated")
+
+_V, _F, _O = Arity.VALUE, Arity.FLAG, Arity.OPTIONAL
+_NO_VASSALS = "muletui runs no Emperor and no vassals"
+
+OPTIONS: tuple[Option, ...] = (
+    Option("mule", _O, "mules", "add a mule: signal mode, or run FILE.py / module:callable", "[=PROGRAM]"),
+    Option("mules", _V, "mules", "add N signal-mode mules", "N"),
+    Option("farm", _V, "mules", "create a farm of mules", "NAME:ID[,ID...]"),
+    Option("mule-msg-size", _O, "mules", "send/receive buffer of every message queue", "[=BYTES]"),
+    Option("mule-reload-mercy", _V, "mules", "seconds a mule gets to exit on reload (default 60)", "S"),
+    Option("master", _F, "mules", "enable the master (always on)", aliases=("M",)),
+    Option("mule-harakiri", _V, "mules", "kill a mule whose signal handler runs longer than S", "S"),
+    Option("touch-mules-reload", _V, "mules", "reload the mules when FILE's mtime changes", "FILE"),
+    Option("locks", _V, "signals", "create the user locks 0..N", "N"),
+    Option("timer", _V, "signals", "raise SIGNAL every SECONDS", '"SIGNAL SECONDS"', aliases=("signal-timer",)),
+    Option("rbtimer", _V, "signals", "raise SIGNAL every SECONDS (rb timer)", '"SIGNAL SECONDS"',
+           aliases=("signal-rbtimer",)),
+    Option("fs-signal", _V, "signals", "raise SIGNAL when PATH changes", '"PATH SIGNAL"'),
+    Option("signal-bufsize", _V, "signals", "buffer size of the signal sockets", "BYTES", aliases=("signals-bufsize",)),
+    Option("wsgi-file", _V, "app", "import this file once, before the mules start", "FILE"),
+    Option("file", _V, "app", "same as --wsgi-file", "FILE"),
+    Option("python-file", _V, "app", "same as --wsgi-file", "FILE"),
+    Option("module", _V, "app", "import this module (module[:app]) once", "MODULE", aliases=("w", "wsgi")),
+    Option("import", _V, "app", "import a module (or .py file) before the app", "MODULE",
+           aliases=("pyimport", "py-import", "python-import", "shared-import", "shared-pyimport")),
+    Option("pythonpath", _V, "app", "add a directory to sys.path of stack processes", "DIR",
+           aliases=("python-path", "pp")),
+    Option("chdir", _V, "app", "run the stack in this directory", "DIR"),
+    Option("ini", _V, "config", "load options from an ini file (:SECTION alone: the last ini file)", "FILE[:SECTION]",
+           immediate=True),
+    Option("xml", _V, "config", "load options from an xml file", "FILE[:ID]", immediate=True),
+    Option("yaml", _V, "config", "load options from a yaml file", "FILE[:SECTION]", aliases=("yml",), immediate=True),
+    Option("json", _V, "config", "load options from a json file", "FILE[:SECTION]", aliases=("js",), immediate=True),
+    Option("include", _V, "config", "load options from a config file chosen by its extension", "FILE", immediate=True),
+    Option("inherit", _V, "config", "... as a template: its options after all others, without %(...)", "FILE"),
+    Option("set-placeholder", _V, "config logic", "set a placeholder for %(NAME)", "NAME=VALUE", aliases=("set-ph",),
+           immediate=True),
+    Option("set", _V, "config logic", "set an option, or a placeholder for %(NAME)", "NAME=VALUE", aliases=("S",),
+           immediate=True),
+    Option("for", _V, "config logic", "repeat the options up to endfor for each word, as %(_)", "WORDS",
+           immediate=True),
+    Option("for-glob", _V, "config logic", "... for each path matching PATTERN", "PATTERN", immediate=True),
+    Option("for-times", _V, "config logic", "... for 1..N", "N", immediate=True),
+    Option("for-readline", _V, "config logic", "... for each line of FILE", "FILE", immediate=True),
+    Option("endfor", _O, "config logic", "end a for (or any) block", aliases=("end-for", "end"), immediate=True),
+    Option("if-env", _V, "config logic", "the options up to endif if NAME is set (to VALUE)", "NAME[=VALUE]",
+           aliases=("ifenv",), immediate=True),
+    Option("if-not-env", _V, "config logic", "... if NAME is unset (or not VALUE)", "NAME[=VALUE]", immediate=True),
+    Option("if-opt", _V, "config logic", "... if option NAME is set so far (to VALUE)", "NAME[=VALUE]",
+           immediate=True),
+    Option("if-not-opt", _V, "config logic", "... if option NAME is not set so far (or not VALUE)", "NAME[=VALUE]",
+           immediate=True),
+    Option("if-exists", _V, "config logic", "... if PATH can be read", "PATH", aliases=("ifexists",), immediate=True),
+    Option("if-not-exists", _V, "config logic", "... if PATH cannot be read", "PATH", immediate=True),
+    Option("if-file", _V, "config logic", "... if PATH is a file", "PATH", immediate=True),
+    Option("if-not-file", _V, "config logic", "... if PATH is not a file", "PATH", immediate=True),
+    Option("if-dir", _V, "config logic", "... if PATH is a directory", "PATH", aliases=("ifdir", "if-directory"),
+           immediate=True),
+    Option("if-not-dir", _V, "config logic", "... if PATH is not a directory", "PATH", immediate=True),
+    Option("if-hostname", _V, "config logic", "... if the host is NAME", "NAME", immediate=True),
+    Option("if-not-hostname", _V, "config logic", "... if the host is not NAME", "NAME", immediate=True),
+    Option("if-hostname-match", _V, "config logic", "... (as uWSGI 2.0.30: only if REGEX does not compile)", "REGEX",
+           immediate=True),
+    Option("if-not-hostname-match", _V, "config logic", "... (as uWSGI 2.0.30: only if REGEX compiles)", "REGEX",
+           immediate=True),
+    Option("if-plugin", _V, "config logic", "... if pyuwsgi has plugin NAME built in", "NAME", aliases=("ifplugin",),
+           immediate=True),
+    Option("if-not-plugin", _V, "config logic", "... if pyuwsgi lacks plugin NAME", "NAME", immediate=True),
+    Option("if-reload", _F, "config logic", "... never (a start is not a uWSGI reload)", immediate=True),
+    Option("if-not-reload", _F, "config logic", "... always", immediate=True),
+    Option("endif", _O, "config logic", "end an if (or any) block", aliases=("end-if",), immediate=True),
+    Option("print", _V, "config logic", "print TEXT on stdout once the config is read", "TEXT"),
+    Option("iprint", _V, "config logic", "print TEXT on stdout as the config is read", "TEXT", immediate=True),
+    Option("exit", _O, "config logic", "stop reading the config and exit (status 1, or CODE)", "[=CODE]",
+           immediate=True),
+    Option("env", _V, "config logic", "set a variable for every stack process (NAME alone: unset it)", "NAME=VALUE"),
+    Option("unenv", _V, "config logic", "unset a variable for every stack process", "NAME"),
+    Option("exec-asap", _V, "hooks", "run a shell command before anything else starts", "CMD"),
+    Option("exec-pre-jail", _V, "hooks", "... after exec-asap (muletui has no jail)", "CMD"),
+    Option("exec-post-jail", _V, "hooks", "... after exec-pre-jail", "CMD"),
+    Option("exec-in-jail", _V, "hooks", "... after exec-post-jail", "CMD"),
+    Option("exec-as-root", _V, "hooks", "... after exec-in-jail (muletui drops no privileges)", "CMD"),
+    Option("exec-as-user", _V, "hooks", "... after exec-as-root", "CMD"),
+    Option("exec-pre-app", _V, "hooks", "... in --chdir, just before the app is imported", "CMD"),
+    Option("exec-as-user-atexit", _V, "hooks", "run a shell command once the stack has stopped", "CMD"),
+    Option("exec-post-app", _V, "uWSGI options not emulated", "command run between the app import and the fork",
+           "CMD", emulated=False,
+           reason="uWSGI runs it after the app import and before the fork, inside muletui's stack root, "
+           "which runs no commands; use exec-pre-app"),
+    Option("exec-as-vassal", _V, "uWSGI options not emulated", "command run before exec()ing a vassal", "CMD",
+           aliases=("exec-as-emperor",), emulated=False, reason=_NO_VASSALS),
+    Option("strict", _F, "uWSGI options not emulated", "refuse unknown options", emulated=False,
+           reason="muletui does not know every uWSGI option, so it cannot refuse unknown ones as uWSGI does"),
+    Option("declare-option", _V, "uWSGI options not emulated", "declare a custom option", "NAME=TEMPLATE",
+           aliases=("declare-option2",), emulated=False,
+           reason="custom options are not emulated: their uses are ignored with a warning each"),
+    Option("processes", _V, "uWSGI options not emulated", "workers (uwsgi.numproc; no workers run)", "N",
+           aliases=("p", "workers"), emulated=False),
+    Option("headless", _F, "muletui", "no console: plain prefixed log on stdout", own=True),
+    Option("duration", _V, "muletui", "stop the stack after S seconds", "S", own=True),
+    Option("log-file", _V, "muletui", "append every captured line to PATH", "PATH", own=True),
+    Option("events", _V, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
+    Option("serve", _O, "muletui", "serve the console to browsers (default 127.0.0.1:8000)", "[=HOST:PORT]", own=True),
+    Option("serve-sessions", _V, "muletui", "with --serve: most browser sessions at once (default 40)", "N", own=True),
+    Option("version", _F, "muletui", "print the version and exit", own=True),
+    Option("help", _F, "muletui", "show this help and exit", aliases=("h",), own=True),
+)
+
+_BY_NAME: dict[str, Option] = {}
+for _option in OPTIONS:
+    for _name in (_option.name, *_option.aliases):
+        _BY_NAME[_name] = _option
+
+#: Families of uWSGI options muletui does not list one by one, and why none of them is emulated.
+FAMILY_REASONS = (
+    ("hook-", "uWSGI's hook actions (ACTION:ARGS) are not emulated; for a shell command use exec-PHASE = CMD"),
+    ("call-", "it calls a C function of the uWSGI binary, which muletui does not have"),
+    ("mount-", "it mounts a file system (root and namespaces); muletui leaves the system alone"),
+    ("umount-", "it unmounts a file system (root and namespaces); muletui leaves the system alone"),
+)
+
+
+def lookup(name: str) -> Option | None:
+    return _BY_NAME.get(name)
+
+
+def family_reason(name: str) -> str:
+    """Why an option of a family in :data:`FAMILY_REASONS` is not emulated, else ``''``."""
+    return next((reason for prefix, reason in FAMILY_REASONS if name.startswith(prefix)), "")
+
+
+def suggest(name: str) -> str:
+    """`` (did you mean --mule?)`` for a near miss of a known option, else ``''``."""
+    import difflib  # noqa: PLC0415 - only for a misspelt option: the master need not carry it
+
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.8)
+    return f" (did you mean --{close[0]}?)" if close else ""
