@@ -53,6 +53,7 @@ sys.path.insert(0, str(REPO))  # the console runs in this process, from the chec
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
+from muletui.console.model import TEXT
 
 SIZE = (120, 40)
 TICK = 0.005  # the lag ticker's period, s
@@ -149,7 +150,7 @@ async def poll(
 def last_line(app: MuleConsole, mule_id: int) -> str:
     """The last line the console holds from a mule: O(1), so polling it costs the loop nothing."""
     ring = app.model.log.sources.get(mule_id)
-    return ring[-1].text if ring else ""
+    return ring[-1][TEXT] if ring else ""
 
 
 def ms(samples: Sequence[float], fraction: float) -> float:

@@ -8,7 +8,6 @@ directly (same loop). Quitting stops the stack and reports what was left queued.
 from __future__ import annotations
 
 import codecs
-import gc
 from pathlib import Path
 from typing import ClassVar
 
@@ -40,6 +39,7 @@ from textual.widgets import (
 
 from muletui.config.builder import Plan
 from muletui.console.actions import TYPING_ACTIONS, bindings
+from muletui.console.collector import SurvivorFreezer
 from muletui.console.commands import StackCommands
 from muletui.console.confirm import ConfirmScreen
 from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
@@ -82,6 +82,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
+        self._collector = SurvivorFreezer()
         self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
 
@@ -182,7 +183,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             mules = len(self.master.mules)
             self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
             if not restart:
-                gc.freeze()  # what exists now lives as long as the app: keep it out of full collections
+                self._collector.start()
 
     def action_restart_stack(self, confirmed: bool = False) -> None:
         """Stop the stack and start it from scratch: a new stack root imports the app again."""
@@ -491,4 +492,4 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         """However the app ends (quit, ctrl+c, a test leaving run_test), no mule outlives it."""
         await self._stop_stack()
         self.session.unwatch_process_signals()  # after the stop: a second SIGTERM meanwhile is ours
-        gc.unfreeze()  # the app's objects, frozen at start, may be collected once it is gone
+        self._collector.stop()

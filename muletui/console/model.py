@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from muletui.console.messages import MessageHistory
 from muletui.engine import events
@@ -21,14 +22,18 @@ from muletui.engine.traps import Trap, TrapSpotter
 MASTER = 0  # log source id of the master and the stack root
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line of the log pane. ``stream`` is ``out``, ``err`` or ``sys`` (the master's own)."""
-
-    wall: float
-    mule_id: int
-    stream: str
-    text: str
+#: One line of the log pane: (wall, mule id, stream, text); ``stream`` is ``out``, ``err`` or
+#: ``sys`` (the master's own). A plain tuple of plain values on purpose: CPython's garbage
+#: collector stops tracking exact tuples of untracked values, so a full log (tens of thousands of
+#: lines) costs a full collection nothing. As a dataclass (or a named tuple, a tuple subclass,
+#: which stays tracked) each full collection under a flood took 100-180 ms, the console's worst
+#: key-to-screen delays.
+LogLine = tuple[float, int, str, str]
+# LogLine's fields (Final, so that type checkers know each one's type)
+WALL: Final = 0
+MULE: Final = 1
+STREAM: Final = 2
+TEXT: Final = 3
 
 
 class LogBuffer:
@@ -47,16 +52,16 @@ class LogBuffer:
 
     def add(self, lines: Iterable[LogLine]) -> None:
         for line in lines:
-            ring = self.sources.get(line.mule_id)
+            ring = self.sources.get(line[MULE])
             if ring is None:
-                ring = self.sources[line.mule_id] = deque(maxlen=self.cap)
+                ring = self.sources[line[MULE]] = deque(maxlen=self.cap)
             if len(ring) == self.cap:
-                self.dropped[line.mule_id] = self.dropped.get(line.mule_id, 0) + 1
+                self.dropped[line[MULE]] = self.dropped.get(line[MULE], 0) + 1
             if len(self.all) == self.cap:
                 self.dropped[None] = self.dropped.get(None, 0) + 1
             ring.append(line)
             self.all.append(line)
-            self.added[line.mule_id] = self.added.get(line.mule_id, 0) + 1
+            self.added[line[MULE]] = self.added.get(line[MULE], 0) + 1
             self.added[None] = self.added.get(None, 0) + 1
 
     def view(self, source: int | None) -> deque[LogLine]:
@@ -103,12 +108,12 @@ class ConsoleModel:
         log_lines: list[LogLine] = []
         for event in batch:
             if isinstance(event, events.OutputLines):
-                log_lines += [LogLine(line.wall, event.mule_id, event.stream, line.text) for line in event.lines]
+                log_lines += [(line.wall, event.mule_id, event.stream, line.text) for line in event.lines]
             elif isinstance(event, events.MasterLog):
-                log_lines.append(LogLine(event.wall, MASTER, "sys", event.text))  # published, not applied
+                log_lines.append((event.wall, MASTER, "sys", event.text))  # published, not applied
             elif isinstance(event, events.StackWarning):
                 # muletui's own voice, as headless and --log-file show it: mule_id is whom it is about
-                log_lines.append(LogLine(event.wall, MASTER, "sys", f"muletui warning: {event.text}"))
+                log_lines.append((event.wall, MASTER, "sys", f"muletui warning: {event.text}"))
             elif isinstance(event, _MESSAGE_EVENTS):
                 self.messages.apply(event)
             elif isinstance(event, events.TimerFired):

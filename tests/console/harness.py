@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from muletui.console.app import MuleConsole
+from muletui.console.model import TEXT
 
 APP = """
 import uwsgi
@@ -49,4 +50,4 @@ def deaf_mule(tmp_path: Path) -> str:
 
 
 def log_texts(app: MuleConsole) -> list[str]:
-    return [line.text for line in app.model.log.all]
+    return [line[TEXT] for line in app.model.log.all]

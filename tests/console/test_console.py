@@ -20,7 +20,8 @@ from muletui.console.actions import ACTIONS
 from muletui.console.app import MuleConsole
 from muletui.console.commands import StackCommands
 from muletui.console.confirm import ConfirmScreen
-from muletui.console.model import ConsoleModel, LogLine
+from muletui.console.model import TEXT, ConsoleModel
+from muletui.console.model import WALL as WALL_AT
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MessageTable, MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
@@ -111,7 +112,7 @@ async def test_log_filter_source_and_follow(console, tmp_path):
         log.scroll_to(y=0, animate=False)
         await pilot.pause(0.2)
         assert not log.follow
-        new = LogLine(time.time(), 1, "out", "more from mule 1")
+        new = (time.time(), 1, "out", "more from mule 1")
         app.model.log.add([new] * 3)  # stand-in for new output of mule 1
         await pilot.pause(0.3)
         assert "+3 new lines" in log.border_subtitle
@@ -296,6 +297,6 @@ def test_master_lines_keep_the_time_they_were_published():
     spawned = events.MasterLog(text="spawned uWSGI mule 1 (pid: 4001)", wall=1000.0)
     said = events.OutputLines(mule_id=1, stream="out", lines=(events.OutputLine(0.0, 1000.5, "hi"),))
     model.apply([spawned, said])
-    assert [(line.wall, line.text) for line in model.log.all] == [
+    assert [(line[WALL_AT], line[TEXT]) for line in model.log.all] == [
         (1000.0, "spawned uWSGI mule 1 (pid: 4001)"), (1000.5, "hi")
     ]

@@ -20,6 +20,7 @@ from conftest import wait_gone
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.app import MuleConsole
+from muletui.console.model import TEXT
 from muletui.console.widgets.log_view import LogView
 from muletui.engine import events
 
@@ -144,7 +145,7 @@ async def test_a_flood_keeps_keys_answered_memory_bounded_and_every_line_counted
 
         def all_done() -> bool:
             for line in list(model.all):
-                if match := DONE.fullmatch(line.text):
+                if match := DONE.fullmatch(line[TEXT]):
                     done[int(match[1])] = int(match[2])
             return len(done) == MULES
 
@@ -158,7 +159,7 @@ async def test_a_flood_keeps_keys_answered_memory_bounded_and_every_line_counted
             ring = model.sources[mule_id]
             assert model.dropped[mule_id] == count + 1 - len(ring) > 0
             tail = [f"flood mule {mule_id} line {i:07d} {PAD}" for i in range(count - CAP + 1, count)]
-            assert [line.text for line in ring][:-1] == tail, f"mule {mule_id}'s tail lost or reordered lines"
+            assert [line[TEXT] for line in ring][:-1] == tail, f"mule {mule_id}'s tail lost or reordered lines"
         final = f"dropped {model.dropped[None]} lines"
         await until(pilot, lambda: log.border_subtitle == final, check, 5, f"the subtitle {final!r}")
         assert check.checks > 10

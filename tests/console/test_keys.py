@@ -11,6 +11,7 @@ from textual.widgets._footer import FooterKey
 from muletui.console.actions import ACTIONS
 from muletui.console.confirm import ConfirmScreen
 from muletui.console.help import HelpScreen, keys_table
+from muletui.console.model import TEXT
 from muletui.console.widgets.tables import MuleTable
 from muletui.engine import events as engine_events
 
@@ -82,7 +83,7 @@ async def test_m_aims_the_composer_at_the_selected_mule_and_enter_sends_and_retu
         await until(pilot, lambda: len(sent) == 1, what="the send")
         assert (sent[0].target, sent[0].preview) == (2, "hello")
         assert isinstance(app.focused, MuleTable)
-        await until(pilot, lambda: any("echo got b'hello'" in line.text for line in app.model.log.all), what="echo")
+        await until(pilot, lambda: any("echo got b'hello'" in line[TEXT] for line in app.model.log.all), what="echo")
         await pilot.press("m", "enter", "enter")  # an empty message twice: sent, as uWSGI allows
         await until(pilot, lambda: len(sent) == 2, what="the empty send")
         assert sent[1].size == 0
@@ -159,7 +160,7 @@ async def test_x_restarts_the_stack_from_scratch_importing_the_app_again(console
         await pilot.press("X")
         await until(pilot, lambda: app.master is not first_master and app.master.mules[1].pid, what="a new stack")
         assert app.master.root_pid != first_root and app.master.mules[1].pid != first_mule
-        imports = [line.text for line in app.model.log.all if line.text.startswith("app imported in")]
+        imports = [line[TEXT] for line in app.model.log.all if line[TEXT].startswith("app imported in")]
         assert imports == [f"app imported in {first_root}", f"app imported in {app.master.root_pid}"]
         await pilot.press("m", *"again", "enter")
-        await until(pilot, lambda: any("echo got b'again'" in line.text for line in app.model.log.all), what="echo")
+        await until(pilot, lambda: any("echo got b'again'" in line[TEXT] for line in app.model.log.all), what="echo")

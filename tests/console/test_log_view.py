@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Offset
 from textual.selection import Selection
 
-from muletui.console.model import LogBuffer, LogLine
+from muletui.console.model import LogBuffer
 from muletui.console.widgets.log_view import LogView
 
 WALL = 1_795_000_000.0
@@ -40,7 +40,7 @@ async def test_a_row_never_shows_the_text_of_a_freed_line():
             batch = []
             for _ in range(8):
                 number += 1
-                batch.append(LogLine(WALL, 1, "out", f"line {number}"))
+                batch.append((WALL, 1, "out", f"line {number}"))
             buffer.add(batch)
             del batch
             view.sync()
@@ -52,7 +52,7 @@ async def test_a_row_never_shows_the_text_of_a_freed_line():
 
 async def test_a_long_line_scrolls_sideways_with_an_arrow_where_it_goes_on():
     buffer = LogBuffer(10)
-    buffer.add([LogLine(WALL, 1, "out", LONG), LogLine(WALL, 2, "out", "short")])
+    buffer.add([(WALL, 1, "out", LONG), (WALL, 2, "out", "short")])
     app = LogApp(buffer)
     async with app.run_test(size=(80, 10)) as pilot:
         view = app.query_one(LogView)
@@ -72,7 +72,7 @@ async def test_a_long_line_scrolls_sideways_with_an_arrow_where_it_goes_on():
 
 async def test_a_double_click_selects_a_line_and_ctrl_c_copies_it():
     buffer = LogBuffer(10)
-    buffer.add([LogLine(WALL, 1, "out", "first line"), LogLine(WALL, 2, "err", LONG)])
+    buffer.add([(WALL, 1, "out", "first line"), (WALL, 2, "err", LONG)])
     app = LogApp(buffer)
     async with app.run_test(size=(80, 10)) as pilot:
         view = app.query_one(LogView)

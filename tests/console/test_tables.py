@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
-from muletui.console.widgets.tables import LockFarmTable, MuleTable
+from muletui.console.widgets.tables import CACHED_CELLS, CACHED_ROWS, LockFarmTable, MuleTable
 from muletui.engine.lifecycle import MuleState
 from muletui.engine.snapshot import FarmView, LockView, MuleView, StackSnapshot
 from muletui.ipc.stats_block import Activity
@@ -104,3 +104,16 @@ async def test_a_narrow_mule_table_names_the_columns_out_of_sight():
         await pilot.pause()
         table.paint(snapshot(mule(1, last_exit="killed by SIGKILL", rss_bytes=12 << 20)))
         assert table.border_subtitle == ""
+
+
+async def test_a_table_keeps_a_few_screens_of_renders_however_often_it_changes():
+    """Each update renews the render caches' keys; Textual's sizes (10,000 cells, 1,000 rows)
+    filled them with dead renders that every full garbage collection walked."""
+    app = TablesApp()
+    async with app.run_test(size=(200, 20)) as pilot:
+        table = app.query_one(MuleTable)
+        for n in range(150):
+            table.paint(snapshot(*(mule(m, msgs_in=n) for m in range(1, 9))))
+            await pilot.pause()
+        assert len(table._cell_render_cache) <= CACHED_CELLS
+        assert len(table._row_render_cache) <= CACHED_ROWS and len(table._line_cache) <= CACHED_ROWS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from muletui.console.model import MASTER, ConsoleModel
+from muletui.console.model import MASTER, MULE, TEXT, ConsoleModel
 from muletui.engine import events
 from muletui.headless import Printer
 
@@ -18,7 +18,7 @@ def test_a_warning_about_a_mule_is_the_masters_line_in_both_front_ends():
     model = ConsoleModel()
     model.apply([warning])
     (line,) = model.log.all
-    assert line.mule_id == MASTER and line.text == "muletui warning: mule 6 is crashing in a loop"
+    assert line[MULE] == MASTER and line[TEXT] == "muletui warning: mule 6 is crashing in a loop"
     out = io.StringIO()
     Printer(out).write([warning])
     assert " master  ! muletui warning: mule 6 is crashing" in out.getvalue()

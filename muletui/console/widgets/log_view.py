@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
-from muletui.console.model import LogBuffer, LogLine
+from muletui.console.model import MULE, STREAM, TEXT, WALL, LogBuffer, LogLine
 
 _PALETTE = ("cyan", "yellow", "green", "magenta", "bright_blue", "bright_red", "bright_green", "orange1")
 _MAX_RENDERED = 2000  # characters of one line that are styled (a huge line cannot stall a frame)
@@ -83,13 +83,13 @@ class LogView(ScrollView, can_focus=True):
         first = self._lines[0] if self._lines else None
         if self.filter_text:
             needle = self.filter_text.lower()
-            self._lines = [line for line in view if needle in line.text.lower()]
+            self._lines = [line for line in view if needle in line[TEXT].lower()]
         else:
             self._lines = list(view)
         if self.text_selection is not None and (not self._lines or self._lines[0] is not first):
             self.screen.clear_selection()  # lines fell off the front: the selected rows moved
         appended = not self.filter_text and 0 < fresh < len(self._lines) and first is not None
-        longest = max((len(line.text) for line in self._lines[-fresh if appended else 0 :]), default=0)
+        longest = max((len(line[TEXT]) for line in self._lines[-fresh if appended else 0 :]), default=0)
         self._widest = min(_MAX_RENDERED, max(self._widest, longest) if appended else longest)
         self._resize()
         if self.follow:  # after the refresh: only then does max_scroll_y know the new size
@@ -188,14 +188,14 @@ class LogView(ScrollView, can_focus=True):
     def _styled(self, line: LogLine) -> Text:
         prefix = Text()
         if self.show_time:
-            stamp = time.strftime("%H:%M:%S", time.localtime(line.wall)) + f".{int(line.wall % 1 * 1000):03d} "
+            stamp = time.strftime("%H:%M:%S", time.localtime(line[WALL])) + f".{int(line[WALL] % 1 * 1000):03d} "
             prefix.append(stamp, style="dim")
-        name = "master" if line.mule_id <= 0 else f"mule {line.mule_id}"
-        prefix.append(f"{name:<8}", style=Style(color=source_colour(line.mule_id), bold=True))
-        tag = {"out": ("│ ", "dim"), "err": ("! ", "bold red"), "sys": ("» ", "bold blue")}[line.stream]
+        name = "master" if line[MULE] <= 0 else f"mule {line[MULE]}"
+        prefix.append(f"{name:<8}", style=Style(color=source_colour(line[MULE]), bold=True))
+        tag = {"out": ("│ ", "dim"), "err": ("! ", "bold red"), "sys": ("» ", "bold blue")}[line[STREAM]]
         prefix.append(tag[0], style=tag[1])
-        body = Text.from_ansi(line.text[:_MAX_RENDERED].expandtabs(8), no_wrap=True)
-        if line.stream == "sys":
+        body = Text.from_ansi(line[TEXT][:_MAX_RENDERED].expandtabs(8), no_wrap=True)
+        if line[STREAM] == "sys":
             body.stylize("italic")
         text = prefix + body
         text.no_wrap = True
@@ -204,7 +204,7 @@ class LogView(ScrollView, can_focus=True):
 
     def texts(self) -> list[str]:
         """The text of every line in the view, filter applied."""
-        return [line.text for line in self._lines]
+        return [line[TEXT] for line in self._lines]
 
     # -- selection and copy ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 
 from muletui.console.messages import MessageRecord
@@ -31,6 +32,8 @@ STATE_STYLE = {
     MuleState.FATAL: "bold red reverse",
 }
 FLASH_SECONDS = 1.0
+CACHED_ROWS = 200  # rendered rows and lines a table keeps: a few screens
+CACHED_CELLS = 2_000  # rendered cells
 
 
 def activity_text(mule: MuleView) -> Text:
@@ -108,7 +111,21 @@ def _sync_rows(table: DataTable, rows: Iterable[tuple[str, tuple[object, ...]]])
             table.add_row(*cells, key=key)
 
 
-class MuleTable(DataTable):
+class ConsoleTable(DataTable):
+    """A DataTable whose render caches hold a few screens, not Textual's 10,000 cells and 1,000
+    rows and lines. Every cell update renews the caches' keys, so they fill with renders that are
+    never used again; full of them, the tables held most of the console's objects, and every full
+    garbage collection walked them all (100-180 ms under a flood, the worst key-to-screen delays).
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._cell_render_cache = LRUCache(CACHED_CELLS)
+        self._row_render_cache = LRUCache(CACHED_ROWS)
+        self._line_cache = LRUCache(CACHED_ROWS)
+
+
+class MuleTable(ConsoleTable):
     """One row per mule slot."""
 
     COLUMNS = ("mule", "pid", "mode", "state", "activity", "in", "out", "queue", "sig", "pend", "resp", "last exit", "cpu", "rss")
@@ -181,7 +198,7 @@ class MuleTable(DataTable):
 _KIND_STYLE = {"sent": "green", "received": "cyan", "dropped": "bold red"}
 
 
-class MessageTable(DataTable):
+class MessageTable(ConsoleTable):
     """The message history, newest last. The fate comes before the message, whose text is cut
     at :data:`MESSAGE_WIDTH` characters, so the fate stays in sight however long messages are."""
 
@@ -238,7 +255,7 @@ def _fate(record: MessageRecord) -> Text:
     return Text(record.fate, style=_KIND_STYLE[record.kind])
 
 
-class SignalTable(DataTable):
+class SignalTable(ConsoleTable):
     COLUMNS = (
         "signal", "target", "handler", "registered by", "raised", "delivered", "handled", "failed", "dropped", "last run"
     )
@@ -278,7 +295,7 @@ class SignalTable(DataTable):
         _sync_rows(self, rows)
 
 
-class TimerTable(DataTable):
+class TimerTable(ConsoleTable):
     COLUMNS = ("kind", "#", "signal", "schedule", "next", "fires", "handler", "last run")
 
     def on_mount(self) -> None:
@@ -342,7 +359,7 @@ class TimerTable(DataTable):
         _sync_rows(self, rows)
 
 
-class LockFarmTable(DataTable):
+class LockFarmTable(ConsoleTable):
     """Locks (holder, waiters) and farms (each member's state, what is queued for the farm)."""
 
     COLUMNS = ("what", "holder / members", "waiting / queued")
