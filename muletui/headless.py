@@ -107,8 +107,6 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
         return 1
     modes = {mule.mule_id: mule.mode == "signal" for mule in plan.stack.mules}
     printer = Printer(out, lambda: session.request_stop("stdout closed"), TrapSpotter(modes))
-    for warning in plan.warnings:
-        printer.notice(f"muletui warning: {warning}")
     subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, *EVENT_KINDS))
     printing = asyncio.create_task(_print_forever(subscription, printer))
     session.watch_process_signals()

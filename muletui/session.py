@@ -146,9 +146,14 @@ class StackSession:
         await self.master.start()
 
     def _show_config_output(self) -> None:
-        if self._config_shown or not self.plan.config_output:
+        """Once per session: the options' warnings, then the config's ``print`` lines."""
+        if self._config_shown:
             return
         self._config_shown = True
+        for warning in self.plan.warnings:
+            self.bus.publish(events.StackWarning(text=warning))
+        if not self.plan.config_output:
+            return
         now, wall = time.monotonic(), time.time()
         lines = tuple(events.OutputLine(now, wall, line) for text in self.plan.config_output for line in text.split("\n"))
         self.bus.publish(events.OutputLines(mule_id=0, stream="out", lines=lines, t=now))

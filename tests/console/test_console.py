@@ -300,3 +300,12 @@ def test_master_lines_keep_the_time_they_were_published():
     assert [(line[WALL_AT], line[TEXT]) for line in model.log.all] == [
         (1000.0, "spawned uWSGI mule 1 (pid: 4001)"), (1000.5, "hi")
     ]
+
+
+async def test_the_options_warnings_reach_the_console_log(console, tmp_path):
+    app = console(f"--mule={deaf_mule(tmp_path)}", "--enable-threads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("--enable-threads" in text for text in log_texts(app)), what="the warning")
+    assert [t for t in log_texts(app) if "--enable-threads" in t] == [
+        "muletui warning: --enable-threads: not an option muletui emulates, ignored"
+    ]
