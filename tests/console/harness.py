@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -51,3 +53,25 @@ def deaf_mule(tmp_path: Path) -> str:
 
 def log_texts(app: MuleConsole) -> list[str]:
     return [line[TEXT] for line in app.model.log.all]
+
+
+def drain(controller: int) -> threading.Thread:
+    """Read a pseudo-terminal's output until it closes, so the console never blocks writing to it."""
+
+    def read() -> None:
+        while True:
+            try:
+                if not os.read(controller, 65536):
+                    return
+            except OSError:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

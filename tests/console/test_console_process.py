@@ -7,30 +7,16 @@ import pty
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from conftest import ROOT, children_of, wait_gone
+from harness import cpu_seconds, drain
 
 IDLE = "import uwsgi\nwhile True:\n    uwsgi.mule_get_msg()\n"
 
 
-def drain(controller: int) -> threading.Thread:
-    """Read the terminal's output until it closes, so the console never blocks writing to it."""
-
-    def read() -> None:
-        while True:
-            try:
-                if not os.read(controller, 65536):
-                    return
-            except OSError:
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    return reader
 
 
 def poll(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
@@ -69,11 +55,6 @@ class ConsoleOnTerminal:
             os.close(self.controller)
             self.controller = -1
             self.reader.join(5)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the console process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def finish(self) -> None:
         if self.process.poll() is None:
@@ -118,7 +99,7 @@ def test_closing_the_terminal_ends_the_console_and_its_stack_without_spinning(tm
     try:
         poll(lambda: len(console.mules()) == 2, "2 mules")
         time.sleep(0.5)  # a few paints in the steady state
-        before = console.cpu_seconds()
+        before = cpu_seconds(console.process.pid)
         closed_at = time.monotonic()
         console.close_terminal()
         while not (ended := os.wait4(console.process.pid, os.WNOHANG))[0]:

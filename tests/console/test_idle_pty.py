@@ -15,11 +15,11 @@ import struct
 import subprocess
 import sys
 import termios
-import threading
 import time
 from pathlib import Path
 
 from conftest import ROOT, children_of, wait_gone
+from harness import cpu_seconds, drain
 
 SLEEPER = "import time\nwhile True:\n    time.sleep(3600)\n"
 COLUMNS, ROWS = 140, 45
@@ -31,26 +31,8 @@ WINDOW = 3.0  # s of measuring
 BOUND = 0.04
 
 
-def drain(controller: int) -> threading.Thread:
-    """Read the terminal's output until it closes, so the console never blocks writing to it."""
-
-    def read() -> None:
-        while True:
-            try:
-                if not os.read(controller, 65536):
-                    return
-            except OSError:
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    return reader
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_an_idle_console_uses_little_cpu(tmp_path: Path) -> None:
