@@ -40,6 +40,8 @@ class ConsoleAction:
     palette: str = ""
     palette_action: str = ""
     footer: bool = True
+    in_order: bool = False  # taken as the app reads it, like a typing key (see binding())
+    own_help_row: bool = True  # False: a row of MORE_HELP says it with others
 
     @property
     def typing(self) -> bool:
@@ -48,9 +50,16 @@ class ConsoleAction:
     def binding(self) -> Binding:
         """A typing key is a *priority* binding: it acts as the app takes it, before it is handed
         to the focused widget, so a key that moves focus (``m``) takes effect before the next key
-        of a burst is delivered. ``MuleConsole.check_action`` turns these off in forms."""
+        of a burst is delivered. ``MuleConsole.check_action`` turns these off in forms. The mule
+        table's arrows are taken the same way (``in_order``), so ``↓ k`` kills the mule below
+        however fast the two keys come."""
         return Binding(
-            self.keys, self.action, self.label, show=self.footer, key_display=key_symbol(self.keys), priority=self.typing
+            self.keys,
+            self.action,
+            self.label,
+            show=self.footer,
+            key_display=key_symbol(self.keys),
+            priority=self.typing or self.in_order,
         )
 
 
@@ -85,6 +94,10 @@ ACTIONS: tuple[ConsoleAction, ...] = (
                       footer=False)
         for key, title, pane in TABS
     ),
+    ConsoleAction("up", "select_mule(-1)", "Up", "Select the mule above.", footer=False, in_order=True,
+                  own_help_row=False),
+    ConsoleAction("down", "select_mule(1)", "Down", "Select the mule below.", footer=False, in_order=True,
+                  own_help_row=False),
     ConsoleAction("escape", "leave_form", "Back", "Leave a text box or dialog: back to the mule table.", footer=False),
     ConsoleAction("ctrl+c", "interrupt", "Quit", "Quit from anywhere; in a text box with a selection, copy it.",
                   footer=False),

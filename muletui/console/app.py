@@ -453,7 +453,14 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Plain-character keys never act from a form (Escape leaves it) or over a dialog, the
         help or the palette: they are typing there. The footer hides them then."""
+        if action == "select_mule":  # the arrows act here only for the mule table
+            return self.screen is self._main and isinstance(self._main.focused, MuleTable)
         return not (action in TYPING_ACTIONS and (self.screen is not self._main or self._in_form()))
+
+    def action_select_mule(self, step: int) -> None:
+        """↑/↓ on the mule table, taken in order with the keys that act on the selection."""
+        table = self._main.query_one(MuleTable)
+        table.action_cursor_up() if step < 0 else table.action_cursor_down()
 
     def action_leave_form(self) -> None:
         """Escape: leave the text box or form for the mule table. An unapplied filter edit is

@@ -33,7 +33,7 @@ def keys_table() -> Table:
     table.add_column(ratio=1)
     tabs = [a for a in ACTIONS if a.action.startswith("tab(")]
     for action in ACTIONS:
-        if action in tabs[1:]:
+        if action in tabs[1:] or not action.own_help_row:
             continue
         if action is tabs[0]:
             titles = ", ".join(a.label for a in tabs)

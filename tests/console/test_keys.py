@@ -164,3 +164,15 @@ async def test_x_restarts_the_stack_from_scratch_importing_the_app_again(console
         assert imports == [f"app imported in {first_root}", f"app imported in {app.master.root_pid}"]
         await pilot.press("m", *"again", "enter")
         await until(pilot, lambda: any("echo got b'again'" in line[TEXT] for line in app.model.log.all), what="echo")
+
+
+async def test_arrows_and_the_keys_after_them_are_taken_in_order(console, tmp_path):
+    # ↓ then k, faster than a frame: k must act on the mule below, not the one selected before.
+    app, _sent = echo_stack(console, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await two_mules(console, tmp_path, pilot)
+        for key in ("down", "k"):
+            app.post_message(events.Key(key, None if key == "down" else key))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "mule 2" in str(app.screen.query_one("Static").render())
+        await pilot.press("escape")
