@@ -60,6 +60,11 @@ class MagicTable:
         return dict(table)
 
 
+def process_variables() -> dict[str, str]:
+    """The process-wide magic variables (``uwsgi.magic_table`` before any config file)."""
+    return _process_table()
+
+
 def _process_table() -> dict[str, str]:
     import grp  # noqa: PLC0415 - only once a config file is read: the master keeps what it imports
     import pwd  # noqa: PLC0415

@@ -23,6 +23,7 @@ from muletui.stack import signals
 from muletui.stack.context import Context, log, type_name, warn
 
 RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer this size
+_UNLIMITED = 1 << 22  # mule_get_msg(buffer_size=-1): larger than any queue's largest message
 
 # Plain ints on the hot paths: an IntEnum member costs several times more to use as an index.
 _EVENTS = int(HeaderFlag.DETAIL_EVENTS)
@@ -128,21 +129,20 @@ def _poll_set(sources: list[tuple[int, str]]) -> _PollSet:
     return found
 
 
-def message_bytes(message: object, function: str) -> bytes:
-    """uWSGI's ``s#`` conversion: ``str`` as UTF-8, read-only bytes-like objects as they are."""
+def message_bytes(message: object, function: str, argument: int = 1) -> bytes:
+    """uWSGI's ``s#`` conversion: ``str`` as UTF-8, ``bytes`` as they are; any other buffer,
+    read-only or not (``memoryview(b'...')`` too), is refused as pyuwsgi refuses it."""
     if isinstance(message, str):
         return message.encode("utf-8")
     if isinstance(message, bytes):
         return bytes(message)
     try:
-        view = memoryview(message)  # type: ignore[arg-type]
+        memoryview(message)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"a bytes-like object is required, not '{type(message).__name__}'") from None
-    if not view.readonly:
-        raise TypeError(
-            f"{function}() argument 1 must be read-only bytes-like object, not {type(message).__name__}"
-        )
-    return view.tobytes()
+    raise TypeError(
+        f"{function}() argument {argument} must be read-only bytes-like object, not {type(message).__name__}"
+    )
 
 
 # -- sending -------------------------------------------------------------------------------
@@ -221,12 +221,13 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
     """Queue ``message`` for farm ``farm`` (a str); always ``None``, unknown farms are ignored."""
     if not isinstance(farm, str):
         raise TypeError(f"farm_msg() argument 1 must be str, not {type_name(farm)}")
-    message = message_bytes(message, "farm_msg")
+    message = message_bytes(message, "farm_msg", 2)
     fd = _farm_send_fds.get(farm)
     if fd is None:
         return
     try:
-        os.write(fd, message)
+        if not os.write(fd, message):  # an empty message is queued, but uWSGI counts 0 bytes as a failure
+            log("write(): Success [plugins/python/uwsgi_pymodule.c line 1235]")
     except OSError as error:
         log(f"write(): {error.strerror} [plugins/python/uwsgi_pymodule.c line 1235]")
         _send_failed(message, farm, "queue full" if isinstance(error, BlockingIOError) else str(error))
@@ -286,7 +287,7 @@ def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int) -> 
                     if signals.take(fd):
                         return _SIGNAL
                     continue
-                if buffer_size <= 0:
+                if buffer_size == 0:
                     return b""  # uWSGI reads nothing: the message stays queued
                 try:
                     data = os.read(fd, buffer_size)
@@ -339,7 +340,9 @@ def mule_get_msg(
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
     if not _mule_id:
         raise ValueError("you can receive mule messages only in a mule !!!")
-    if buffer_size > 0:
+    if buffer_size < 0:
+        buffer_size = _UNLIMITED  # uWSGI's buffer size is unsigned: the whole message comes back
+    if buffer_size:
         try:
             return received(os.read(_own_recv_fd, buffer_size), _i_read_own, "own", buffer_size)
         except BlockingIOError:
@@ -379,13 +382,18 @@ def signal_wait(signum: object = None, /) -> bytes:
 def farm_get_msg() -> bytes | None:
     """Wait, without timeout and without signals, for a message on this mule's farm queues.
 
-    A mule in no farm blocks forever, as in uWSGI (muletui warns once).
+    A mule in no farm blocks forever, as in uWSGI (muletui warns once). An empty message
+    returns ``None`` with uWSGI's ``read()`` log line.
     """
     if not _mule_id:
         raise ValueError("you can receive farm messages only in a mule !!!")
     if not _farm_recv_fds:
         warn(f"mule {_mule_id} called farm_get_msg() but is in no farm: it blocks forever, as in uWSGI")
-    return _wait(_poll_set(_farm_recv_fds), RECEIVE_BUFFER, -1, Activity.WAITING_FARM)  # type: ignore[return-value]
+    got = _wait(_poll_set(_farm_recv_fds), RECEIVE_BUFFER, -1, Activity.WAITING_FARM)
+    if got == b"":  # uWSGI takes a 0-byte read for an error: it logs (errno is stale) and returns None
+        log("read(): Success [plugins/python/uwsgi_pymodule.c line 1398]")
+        return None
+    return got  # type: ignore[return-value]
 
 
 def in_farm(name: object = _OMITTED, /) -> bool | None:
