@@ -35,9 +35,10 @@ def refusal(plan: Plan) -> str | None:
 
 
 def _no_mules(stack: StackConfig) -> str | None:
-    if stack.mules:
+    """A stack with an app and no mule runs, as in uWSGI; one with neither has nothing to run."""
+    if stack.mules or stack.app:
         return None
-    return "no mules configured: add --mule, --mule=FILE.py or --mules N"
+    return "nothing to run: add --mule, --mule=FILE.py, --mules N or an app (--wsgi-file, --module)"
 
 
 def _bad_chdir(stack: StackConfig) -> str | None:

@@ -95,8 +95,8 @@ CASES = {
         "mule 2: no such file: here.py",
         lambda tmp_path: ((tmp_path / "sub").mkdir(), (tmp_path / "here.py").touch()),
     ),
-    "misspelt option, then no mules": Case(
-        ["--mulle"], "no mules configured", starts_with="--mulle is not an option (did you mean --mule?); "
+    "misspelt option, then nothing to run": Case(
+        ["--mulle"], "nothing to run", starts_with="--mulle is not an option (did you mean --mule?); "
     ),
     "misspelt option, then a bad farm": Case(
         ["--muless", "2", "--mule", "--farm", "f:2"],

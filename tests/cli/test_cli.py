@@ -390,7 +390,10 @@ BAD_COMMAND_LINES = {
         ("muletui: bad.yaml:3: lists and flow collections are not supported; "
         "uWSGI's yaml reader stops reading the section here"),
     ),
-    "no mules": (["--wsgi-file=app.py"], "muletui: no mules configured: add --mule, --mule=FILE.py or --mules N"),
+    "neither mules nor an app": (
+        ["--master"],
+        "muletui: nothing to run: add --mule, --mule=FILE.py, --mules N or an app (--wsgi-file, --module)",
+    ),
 }
 
 
