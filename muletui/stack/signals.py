@@ -179,6 +179,11 @@ def signal(num: object, node: object = None, /) -> None:
         _remote_signal(signum, node)
         return
     assert _context is not None
+    if not _context.slot:
+        # The stack root runs user code only while it imports the app: uWSGI's master has no
+        # signal socket yet then, so the signal is lost with this line (pyuwsgi 2.0.30).
+        log("uwsgi_signal_send(): Bad file descriptor [core/signal.c line 306]")
+        return
     route = _local_route(signum)
     if route is not None:
         _deliver(signum, route)

@@ -7,7 +7,7 @@ Expected values were printed by pyuwsgi 2.0.30 running the same scripts (``--mas
 from __future__ import annotations
 
 # dir(uwsgi) of pyuwsgi 2.0.30, identical in a mule and in the app at import
-PYUWSGI_NAMES = """
+PYUWSGI_NAMES_TEXT = """
 SPOOL_IGNORE SPOOL_OK SPOOL_RETRY SymbolsImporter SymbolsZipImporter ZipImporter accepting add_cron
 add_file_monitor add_rb_timer add_timer add_var alarm applications async_connect async_sleep
 buffer_size cache_clear cache_dec cache_del cache_div cache_exists cache_get cache_inc cache_keys
@@ -21,7 +21,7 @@ rpc_list send sendfile set_logvar set_user_harakiri set_warning_message setprocn
 signal_received signal_registered signal_wait sockets start_response started_on stop suspend
 total_requests unbit unlock version version_info wait_fd_read wait_fd_write websocket_handshake
 websocket_recv websocket_recv_nb websocket_send websocket_send_binary worker_id workers
-""".split()
+"""
 
 PROBE = """
 import time, uwsgi
@@ -60,7 +60,7 @@ async def test_every_pyuwsgi_attribute_exists_and_answers_as_pyuwsgi(stack, writ
     await run.line(r"^P 1 start_response", mule_id=1)
     for mule in (0, 1):
         names = run.matching(rf"^P {mule} names")[0].split()[3:]
-        assert sorted(set(PYUWSGI_NAMES) - set(names)) == []
+        assert sorted(set(PYUWSGI_NAMES_TEXT.split()) - set(names)) == []
         said = {line.split(" -> ")[0].split(" ", 2)[2]: line.split(" -> ")[1] for line in run.matching(rf"^P {mule} \w+ ->")}
         assert said["spool"] == "(-2, 0, -1)"
         assert said["consts"] == "(4096, 1, False, (2, 0, 30, 0, b''), None)"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "console"))
 
-from harness import log_texts, until  # noqa: E402
+from harness import log_texts, until
 
 APP = """
 import uwsgi
