@@ -64,10 +64,13 @@ async def run_exit_commands(config: StackConfig, publish: Publish) -> None:
     commands = [text for name, text in config.commands if name == AT_EXIT]
     environment = config.environment() if commands else None
     for command in commands:
-        with contextlib.suppress(StackStartError):
+        try:
             code = await run_command(command, "", environment, None, publish)
-            if code:
-                publish(events.MasterLog(text=f'command "{command}" exited with non-zero code: {code}'))
+        except StackStartError as error:  # the command could not be started: say why, go on
+            publish(events.MasterLog(text=str(error)))
+            continue
+        if code:
+            publish(events.MasterLog(text=f'command "{command}" exited with non-zero code: {code}'))
 
 
 async def run_command(command: str, label: str, environment: dict[str, str] | None, cwd: str | None, publish: Publish) -> int:

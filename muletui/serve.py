@@ -254,6 +254,9 @@ class ConsoleServer(Server):
         origin = request.headers.get("Origin")
         if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
             return refusal(403, f"muletui: a page from {origin} may not open this console")
+        fetched_from = request.headers.get("Sec-Fetch-Site")  # browsers say it on every request
+        if fetched_from not in (None, "same-origin", "none") and "token" not in request.query:
+            return refusal(403, "muletui: a page from another site may not use this console's cookie")
         return await handler(request)
 
     def _refuse_if_full(self) -> None:
@@ -276,6 +279,9 @@ class ConsoleServer(Server):
         response = web.Response(text=classroom_page(html), content_type="text/html")
         response.set_cookie(self.cookie_name, self.token, httponly=True, samesite="Strict")
         response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL holds the token
+        # No page of another port (same site for cookies) may frame it and click in it.
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["X-Frame-Options"] = "DENY"
         return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:

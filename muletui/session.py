@@ -46,6 +46,8 @@ class StackSession:
         self.plan = plan
         self.hangup = hangup
         self.bus = master.bus if master is not None else EventBus()
+        self._detail_events = detail_events
+        self.master = master or Master(plan.stack, self.bus, detail_events=detail_events)  # before any file opens
         self.records: list[Recorder] = []
         try:
             if plan.run.events_file:
@@ -57,11 +59,9 @@ class StackSession:
             raise
         for record in self.records:
             self.bus.add_sink(record)
-        self._detail_events = detail_events
-        self.master = master or Master(plan.stack, self.bus, detail_events=detail_events)
         self.stop_cause = ""  # why the stop was asked for, in the master's log wording
         self._stop_requested = asyncio.Event()
-        self._closed = False
+        self._closing: asyncio.Future[dict[str, tuple[int, int]]] | None = None
         self._watching = False
         self._config_shown = False
         self._ended_before_master = False  # a hook command failed, or a stop came while one ran
@@ -168,11 +168,16 @@ class StackSession:
         await self.start()
 
     async def close(self) -> dict[str, tuple[int, int]]:
-        """Stop the stack (if it runs), end the bus, close the records; what was left queued."""
-        if self._closed:
-            await self.master.wait_stopped()
-            return {}
-        self._closed = True
+        """Stop the stack (if it runs), end the bus, close the records; what was left queued.
+
+        However many callers ask (a key, a signal, a lost terminal), it runs once, and every
+        caller waits for that one to end.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        return await asyncio.shield(self._closing)
+
+    async def _close(self) -> dict[str, tuple[int, int]]:
         left: dict[str, tuple[int, int]] = {}
         if not self._ended_before_master:  # as uWSGI, which exits there: nothing ran to stop
             left = await self.master.stop(self.stop_cause)

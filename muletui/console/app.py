@@ -182,8 +182,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         else:
             mules = len(self.master.mules)
             self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
-            if not restart:
-                self._collector.start()
+            self._collector.start()  # at the first start that succeeds (idempotent)
 
     def action_restart_stack(self, confirmed: bool = False) -> None:
         """Stop the stack and start it from scratch: a new stack root imports the app again."""
@@ -489,10 +488,10 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.exit(await self._stop_stack())
 
     async def _stop_stack(self) -> dict[str, tuple[int, int]]:
-        if self._stopping:
-            return self.model.stopped_report or {}
-        self._stopping = True
-        self._painter.stop()  # the widgets may be going away from here on
+        """Stop the stack once; a second caller waits for the same stop and its report."""
+        if not self._stopping:
+            self._stopping = True
+            self._painter.stop()  # the widgets may be going away from here on
         return await self.session.close()
 
     async def on_unmount(self) -> None:

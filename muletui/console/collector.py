@@ -26,7 +26,10 @@ class SurvivorFreezer:
         self._started = False
 
     def start(self) -> None:
-        """Freeze what exists now (it lives as long as the app), then after each full collection."""
+        """Freeze what exists now (it lives as long as the app), then after each full collection.
+        Starting it again does nothing."""
+        if self._started:
+            return
         gc.freeze()
         self._thawed_at = time.monotonic()
         gc.callbacks.append(self._on_collection)

@@ -63,32 +63,35 @@ class TerminalDriver(LinuxDriver):
         self._gone = threading.Event()
         assert self._file is not None  # the process's stderr: the terminal Textual draws on
         self._file = _TerminalOutput(self._file, self._gone, self._terminal_gone)  # type: ignore[assignment]
-        self._wake_r, self._wake_w = os.pipe()
-        self._watcher: threading.Thread | None = None
+        self._watcher: tuple[threading.Thread, int] | None = None  # the thread and its wake-up pipe
 
     def start_application_mode(self) -> None:
+        """Also on resume after Ctrl+Z: each application mode gets its own watcher and pipe."""
         super().start_application_mode()
-        self._watcher = threading.Thread(target=self._watch_hangup, name="muletui-hangup", daemon=True)
-        self._watcher.start()
+        wake_r, wake_w = os.pipe()
+        thread = threading.Thread(target=self._watch_hangup, args=(wake_r,), name="muletui-hangup", daemon=True)
+        self._watcher = (thread, wake_w)
+        thread.start()
 
     def stop_application_mode(self) -> None:
-        os.write(self._wake_w, b"x")
         if self._watcher is not None:
-            self._watcher.join()
+            thread, wake_w = self._watcher
+            self._watcher = None
+            os.write(wake_w, b"x")
+            thread.join()
+            os.close(wake_w)
         super().stop_application_mode()
 
-    def close(self) -> None:
-        super().close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-
-    def _watch_hangup(self) -> None:
+    def _watch_hangup(self, wake_r: int) -> None:
         poller = select.poll()
         poller.register(self.fileno, 0)  # nothing asked: only a hang-up or an error wakes it
-        poller.register(self._wake_r, select.POLLIN)
-        for fd, _mask in poller.poll():
-            if fd == self.fileno:
-                self._terminal_gone()
+        poller.register(wake_r, select.POLLIN)
+        try:
+            for fd, _mask in poller.poll():
+                if fd == self.fileno:
+                    self._terminal_gone()
+        finally:
+            os.close(wake_r)
 
     def _terminal_gone(self) -> None:
         if not self._gone.is_set():

@@ -56,7 +56,7 @@ class TrapSpotter:
             elif isinstance(event, events.StackWarning) and "crashing in a loop" in event.text:
                 found.append(
                     Trap(
-                        f"loop{event.mule_id}",
+                        f"loop:{event.mule_id}",
                         f"Mule {event.mule_id} keeps exiting right after it starts. uWSGI would respawn it "
                         "every second forever; muletui backs off. A programmed mule must never return: "
                         "loop on mule_get_msg() or signal_wait().",

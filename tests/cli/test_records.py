@@ -42,6 +42,12 @@ def until(condition, what: str, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
+def mule_lines(events_file: Path) -> int:
+    """Lines of mule 1 that the whole records of an ``--events`` file count."""
+    records = [json.loads(line) for line in events_file.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    return sum(r["lines"] for r in records if r["kind"] == "output" and r["mule_id"] == 1)
+
+
 def test_records_reach_the_disk_as_they_happen_and_survive_sigkill(cli, write, tmp_path: Path) -> None:
     write("ticker.py", TICKER)
     run = cli("--headless", "--mule=ticker.py", "--events", "ev.jsonl", "--log-file", "log.txt")
@@ -52,14 +58,15 @@ def test_records_reach_the_disk_as_they_happen_and_survive_sigkill(cli, write, t
     until(lambda: log.exists() and "mule 1 out tick 3" in log.read_text(), "tick 3 in the log file", 2.0)
     until(lambda: '"kind": "output", ' in ev.read_text(), "an output record in the events file", 2.0)
     run.read_until(r"tick 20\n")
-    time.sleep(0.6)  # more than the flush period: tick 20 must be on disk by now
+    until(lambda: "mule 1 out tick 20" in log.read_text(), "tick 20 in the log file, a flush period later", 2.0)
+    until(lambda: mule_lines(ev) >= 20, "tick 20 in the events file, a flush period later", 2.0)
     run.process.send_signal(signal.SIGKILL)
     run.wait()
-    assert "mule 1 out tick 20" in log.read_text()
+    assert "mule 1 out tick 20" in log.read_text()  # and still there after the master's SIGKILL
     records = [json.loads(line) for line in ev.read_text().splitlines()]  # whole lines only
     assert records[0]["kind"] == "stack_starting"
     assert [r["kind"] for r in records].count("mule_spawned") == 1
-    assert sum(r["lines"] for r in records if r["kind"] == "output" and r["mule_id"] == 1) >= 20
+    assert mule_lines(ev) >= 20
 
 
 @contextlib.contextmanager

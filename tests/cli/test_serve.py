@@ -192,7 +192,12 @@ async def test_the_page_leaves_the_token_in_a_cookie_that_opens_the_websocket(se
         assert f'data-session-websocket-url="ws://127.0.0.1:{served.port}/ws"' in page
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"  # no clickjacking
+        assert response.headers["X-Frame-Options"] == "DENY"
         assert served.started() == []
+        # A page of another port is the same site for cookies; the browser says where it came from.
+        async with client.get(served.base("/"), headers={"Sec-Fetch-Site": "same-site"}) as refused:
+            assert refused.status == 403
         async with client.ws_connect(served.base("/ws"), params={"width": "100", "height": "30"}) as websocket:
             assert (await websocket.receive()).type == aiohttp.WSMsgType.BINARY  # the console's screen
     log = served.stdout.read_text() + served.stderr.read_text()
