@@ -72,4 +72,4 @@ def test_drops_crash_loops_and_truncation():
         events.StackWarning(text="mule 3 is crashing in a loop", mule_id=3),
         receipt(1, "own", maybe_truncated=True),
     ]
-    assert keys(spotter, *batch) == ["full:mule 1", "bad-id:9", "loop3", "truncated:1"]
+    assert keys(spotter, *batch) == ["full:mule 1", "bad-id:9", "loop:3", "truncated:1"]
