@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, children_of, wait_gone
 from harness import cpu_seconds, drain
 
@@ -64,31 +65,25 @@ class ConsoleOnTerminal:
         assert wait_gone([*self.seen, *self.roots]) == []
 
 
-def test_sigterm_stops_the_stack_and_quits(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "line"),
+    [
+        (signal.SIGTERM, "SIGINT/SIGTERM received...killing workers..."),
+        # Headless keeps uWSGI's meaning of SIGHUP (a reload, tests/cli); in the console nobody is left.
+        (signal.SIGHUP, "SIGHUP received (the terminal is gone)...killing workers..."),
+    ],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_a_stop_signal_stops_the_stack_and_quits(tmp_path: Path, signum: signal.Signals, line: str) -> None:
     console = ConsoleOnTerminal(tmp_path)
     try:
         poll(lambda: len(console.mules()) == 2, "2 mules")
-        console.process.send_signal(signal.SIGTERM)
-        assert console.process.wait(20) == 0
-    finally:
-        console.finish()
-    text = console.log.read_text()
-    assert "SIGINT/SIGTERM received...killing workers..." in text
-    assert text.rstrip().endswith("goodbye to uWSGI.")
-
-
-def test_sighup_means_the_terminal_is_gone(tmp_path: Path) -> None:
-    # Headless keeps uWSGI's meaning (a reload, tests/cli); in the console nobody is left.
-    console = ConsoleOnTerminal(tmp_path)
-    try:
-        poll(lambda: len(console.mules()) == 2, "2 mules")
-        console.process.send_signal(signal.SIGHUP)
+        console.process.send_signal(signum)
         assert console.process.wait(5) == 0
     finally:
         console.finish()
     text = console.log.read_text()
-    assert "SIGHUP received (the terminal is gone)...killing workers..." in text
-    assert "reloading" not in text
+    assert line in text and "reloading" not in text
     assert text.rstrip().endswith("goodbye to uWSGI.")
 
 
