@@ -6,6 +6,13 @@ process's stats record, and to its row of per-queue counters (messages sent to a
 each queue: the console's queue depth in messages); per-message reports only while the master
 asks for them.
 Behaviour follows ``shared/reference/uwsgi-behaviour.md`` §2.1–2.3 and §6.
+
+A wait in a mule's main thread ends, as uWSGI's ``poll()`` does with ``EINTR``, when a signal
+with a Python handler arrives: uWSGI's line, then ``b''`` (``mule_get_msg``), ``None``
+(``farm_get_msg``) or ``SystemError`` (``signal_wait``); a handler that raises has its
+exception come out of the call, after the line. CPython retries an interrupted ``poll`` by
+itself (PEP 475), so the mule's signal wakeup descriptor (``signal.set_wakeup_fd``), polled with
+the queues, is what tells such a wait that a signal came.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import errno
 import os
 import select
+import signal as signal_module
+import threading
 import time
 from collections.abc import Callable
 
@@ -49,19 +58,36 @@ _read_at: dict[int, int] = {}  # receive descriptor -> this mule's "read" counte
 # This process's reporter, bound by bind(); called only while the master asks for events.
 _admit: Callable[[], bool]
 _post: Callable[[reports.Report], None]
+#: Read end of this mule's signal wakeup pipe (-1 in the stack root), and the thread that may
+#: see it: Python runs signal handlers in the main thread only, where uWSGI's poll gets EINTR.
+_wakeup_fd = -1
+_main_thread = 0
+_get_ident = threading.get_ident
+
+_Poll = Callable[[float | None], list[tuple[int, int]]]
+
+
+def _poller(fds: list[int]) -> _Poll:
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return poller.poll
+
+
+_wakeup_ready = _poller([])  # polls the wakeup pipe alone, once there is one
 
 
 class _PollSet:
     """Sources (descriptor, name) in priority order, and one ``poll`` over them all; ``name``
-    ``"signal"`` marks a signal socket. Built once per set of descriptors and kept."""
+    ``"signal"`` marks a signal socket. ``main_poll`` polls the signal wakeup pipe too, for
+    the main thread. Built once per set of descriptors and kept."""
 
-    __slots__ = ("listening", "poll", "sources")
+    __slots__ = ("listening", "main_poll", "poll", "sources")
 
     def __init__(self, sources: list[tuple[int, str]]) -> None:
-        poller = select.poll()
-        for fd, _name in sources:
-            poller.register(fd, select.POLLIN)
-        self.poll: Callable[[float | None], list[tuple[int, int]]] = poller.poll
+        fds = [fd for fd, _name in sources]
+        self.poll = _poller(fds)
+        self.main_poll = _poller([*fds, _wakeup_fd]) if _wakeup_fd >= 0 else self.poll
         self.sources = sources
         self.listening = any(name == "signal" for _fd, name in sources)
 
@@ -79,11 +105,12 @@ _polls_first = 0
 
 
 def bind(context: Context) -> None:
-    """Point this module at the queues and stats record of the calling process."""
+    """Point this module at the queues and stats record of the calling process; in a mule, also
+    at a new signal wakeup pipe (so call it from the mule's main thread)."""
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
     global _i_activity_arg, _message_set, _message_farm_set, _i_sent, _i_read_own, _sent_at, _read_at
-    global _admit, _post
+    global _admit, _post, _wakeup_fd, _main_thread, _wakeup_ready
     spec = context.spec
     _admit, _post = context.reporter.admit, context.reporter.post
     _mule_id = _slot = context.mule_id
@@ -117,8 +144,26 @@ def bind(context: Context) -> None:
     _i_activity_arg = context.index(Field.ACTIVITY_ARG)
     _poll_sets.clear()
     if _mule_id:
+        _wakeup_fd, _main_thread = _watch_signals(), _get_ident()
+        _wakeup_ready = _poller([_wakeup_fd])
         _message_set = _poll_set([(_own_recv_fd, "own"), (_shared_recv_fd, "shared")])
         _message_farm_set = _poll_set(_message_set.sources + _farm_recv_fds)
+
+
+def _watch_signals() -> int:
+    """Point CPython's signal wakeup descriptor at a new pipe; its read end. Call it from the
+    main thread. An app that sets its own (asyncio does) makes interrupted waits go on waiting."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal_module.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    return read_end
+
+
+def _signal_came() -> bool:
+    """Whether a signal with a Python handler came since the last call (drains the pipe)."""
+    try:
+        return bool(os.read(_wakeup_fd, 1 << 16))  # a pipe holds at most 64 KiB
+    except BlockingIOError:
+        return False
 
 
 def _poll_set(sources: list[tuple[int, str]]) -> _PollSet:
@@ -242,6 +287,9 @@ def farm_msg(farm: str, message: str | bytes, /) -> None:
 
 _TIMEOUT = object()
 _SIGNAL = object()
+_INTERRUPTED = object()
+_MULE_POLL_INTERRUPTED = "uwsgi_mule_get_msg()/poll(): Interrupted system call [core/mule.c line 338]"
+_FARM_POLL_INTERRUPTED = "poll(): Interrupted system call [plugins/python/uwsgi_pymodule.c line 1384]"
 
 
 def received(data: bytes, counter: int, queue: str, buffer_size: int, swallowed: bool = False) -> bytes:
@@ -262,24 +310,42 @@ def hook_raised(data: bytes, queue: str, error: BaseException) -> None:
         _post((reports.HOOK_RAISED, _slot, queue, len(data), preview_bytes(data), type(error).__name__))
 
 
-def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int) -> object:
+def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int, interrupted: str = "") -> object:
     """Take one thing from the first ready source of ``poll_set``, in priority order.
 
     A message returns its bytes; a signal byte (source name ``"signal"``) runs the signal's
     handler and returns ``_SIGNAL``; ``timeout`` seconds (negative = forever) without either
     return ``_TIMEOUT``. Several threads may wait on the same sources: the kernel hands each
     datagram or byte to one reader, the others see ``EAGAIN`` and wait again.
+
+    In a mule's main thread, a signal with a Python handler that arrives during the wait ends
+    it as it ends uWSGI's ``poll()``: ``interrupted`` (uWSGI's log line, if any) is logged, then
+    ``_INTERRUPTED`` returned, or the handler's exception raised. A signal handled before the
+    wait began does not end it.
     """
-    poll, sources = poll_set.poll, poll_set.sources
+    main = _get_ident() == _main_thread
+    poll, sources = (poll_set.main_poll if main else poll_set.poll), poll_set.sources
+    if main and _wakeup_ready(0):
+        _signal_came()
     deadline = None if timeout < 0 else time.monotonic() + timeout
     _words[_i_activity_arg] = poll_set.listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity
     try:
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
-            ready = dict(poll(remaining))
+            try:
+                ready = dict(poll(remaining))
+            except BaseException:  # a signal handler raised, CPython re-raises it from poll()
+                if main and _signal_came() and interrupted:
+                    log(interrupted)
+                raise
             if not ready:
                 return _TIMEOUT
+            if _wakeup_fd in ready:
+                _signal_came()
+                if interrupted:
+                    log(interrupted)
+                return _INTERRUPTED
             for fd, name in sources:
                 if fd not in ready:
                     continue
@@ -332,7 +398,8 @@ def mule_get_msg(
             except BlockingIOError:
                 _polls_first = _POLL_FIRST_CALLS
         poll_set = _message_set if farms is None or farms is False else _message_farm_set
-        return _wait(poll_set, buffer_size, -1, _WAITING_MESSAGE)  # type: ignore[return-value]
+        got = _wait(poll_set, buffer_size, -1, _WAITING_MESSAGE, _MULE_POLL_INTERRUPTED)
+        return b"" if got is _INTERRUPTED else got  # type: ignore[return-value]
     if unknown:
         raise TypeError(f"'{next(iter(unknown))}' is an invalid keyword argument for mule_get_msg()")
     for value in (buffer_size, timeout):
@@ -352,10 +419,10 @@ def mule_get_msg(
         sources += _signal_sources()
     if not (farms is None or farms is False):
         sources += _farm_recv_fds
-    got = _wait(_poll_set(sources), buffer_size, timeout, Activity.WAITING_MESSAGE)
+    got = _wait(_poll_set(sources), buffer_size, timeout, Activity.WAITING_MESSAGE, _MULE_POLL_INTERRUPTED)
     if got is _SIGNAL:
         return None
-    return b"" if got is _TIMEOUT else got  # type: ignore[return-value]
+    return b"" if got is _TIMEOUT or got is _INTERRUPTED else got  # type: ignore[return-value]
 
 
 def _signal_sources() -> list[tuple[int, str]]:
@@ -373,7 +440,10 @@ def signal_wait(signum: object = None, /) -> bytes:
         raise SystemError("error waiting for signal")
     poll_set = _poll_set(sources)
     while True:
-        if _wait(poll_set, 0, -1, Activity.WAITING_SIGNAL) is _SIGNAL:
+        got = _wait(poll_set, 0, -1, Activity.WAITING_SIGNAL)
+        if got is _INTERRUPTED:
+            raise SystemError("error waiting for signal")
+        if got is _SIGNAL:
             signals.note_signal_wait()
             if wanted is None or signals.signal_received() == wanted:
                 return b""
@@ -389,7 +459,9 @@ def farm_get_msg() -> bytes | None:
         raise ValueError("you can receive farm messages only in a mule !!!")
     if not _farm_recv_fds:
         warn(f"mule {_mule_id} called farm_get_msg() but is in no farm: it blocks forever, as in uWSGI")
-    got = _wait(_poll_set(_farm_recv_fds), RECEIVE_BUFFER, -1, Activity.WAITING_FARM)
+    got = _wait(_poll_set(_farm_recv_fds), RECEIVE_BUFFER, -1, Activity.WAITING_FARM, _FARM_POLL_INTERRUPTED)
+    if got is _INTERRUPTED:
+        return None
     if got == b"":  # uWSGI takes a 0-byte read for an error: it logs (errno is stale) and returns None
         log("read(): Success [plugins/python/uwsgi_pymodule.c line 1398]")
         return None
