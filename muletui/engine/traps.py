@@ -20,8 +20,11 @@ from muletui.ipc.stats_block import Activity
 
 #: The events :meth:`TrapSpotter.spot_events` looks at: a consumer may subscribe to only these.
 EVENT_KINDS: tuple[type[events.Event], ...] = (
-    events.StackWarning, events.MessageDropped, events.MessageReceived, events.MessageHookRaised,
+    events.StackWarning, events.MessageDropped, events.MessageReceived, events.MessageHookRaised, events.MasterLog,
 )
+
+#: The master's line when the app did not load and the stack runs on without it.
+NO_APP_LINE = "*** no app loaded. going in full dynamic mode ***"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,16 @@ class TrapSpotter:
                 found.append(_hook_raised(event))
             elif isinstance(event, events.MessageDropped):
                 found += _dropped(event)
+            elif isinstance(event, events.MasterLog) and event.text == NO_APP_LINE:
+                found.append(
+                    Trap(
+                        "no-app",
+                        "The app did not load (the lines above say why). uWSGI logs that and runs the mules "
+                        "without it, and so does muletui: what the app sets up at import (decorators, signal "
+                        "handlers, @postfork hooks) may be missing in the mules. Add --need-app to stop "
+                        "instead, as uWSGI then does (exit status 22).",
+                    )
+                )
             elif isinstance(event, events.StackWarning) and "crashing in a loop" in event.text:
                 found.append(
                     Trap(

@@ -8,8 +8,9 @@ status, and dies with the master (``PR_SET_PDEATHSIG``), taking its mules with i
 Control protocol (pickled tuples, one per SOCK_SEQPACKET datagram):
 master → root: ``("fork", mule_id)`` with the mule's stdout and stderr write ends attached,
 ``("signal", mule_id, pid, signum)``;
-root → master: ``("ready", pid)``, ``("app_failed", reason)``, ``("spawned", mule_id, pid)``,
-``("exited", mule_id, pid, wait_status)``.
+root → master: ``("app_failed", reason)`` when no app loaded (the master decides, as uWSGI's
+``--need-app`` says, whether the stack goes on), then ``("ready", pid)``; ``("spawned", mule_id,
+pid)``, ``("exited", mule_id, pid, wait_status)``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import selectors
 import signal
 import socket
 import sys
-import traceback
+from types import ModuleType
 
 from muletui import linux
 from muletui.ipc.spec import StackSpec
+from muletui.stack import tracebacks
+from muletui.stack.context import log
 from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
 
@@ -39,29 +42,90 @@ def _module_name_for_file(path: str) -> str:
     return "uwsgi_file_" + re.sub(r"[^0-9A-Za-z_]", "_", stem)
 
 
-class AppFileMissingError(Exception):
-    """The app file named on the command line does not exist (no traceback: not the app's fault)."""
+class AppNotLoadedError(Exception):
+    """An app or import failed in a way uWSGI reports with one line (``str()``), no traceback."""
 
 
-def _load_file(path: str) -> None:
+def _import_file(path: str) -> ModuleType:
+    """Import ``path`` under uWSGI's module name for it; a missing file is uWSGI's one line."""
     if not os.path.isfile(path):
-        raise AppFileMissingError(f"unable to load app file {path}: no such file")
+        raise AppNotLoadedError(f"failed to open python file {path}")
     name = _module_name_for_file(path)
     loader_spec = importlib.util.spec_from_file_location(name, path)
     if loader_spec is None or loader_spec.loader is None:
-        raise ImportError(f"unable to load app file {path}")
+        raise AppNotLoadedError(f"failed to open python file {path}")
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[name] = module
     loader_spec.loader.exec_module(module)
+    return module
 
 
-def _load_app(spec: StackSpec) -> None:
-    """Import ``--import`` modules and the app, in declaration order, in this process."""
+def _import(value: str) -> None:
+    """``--import``: a path or ``.py`` file by its path, anything else as a module."""
+    if "/" in value or value.endswith(".py"):
+        _import_file(value)
+    else:
+        importlib.import_module(value)
+
+
+def _load_file(path: str, name: str) -> None:
+    """``--wsgi-file``: the callable ``name`` must be in the file, and callable (uWSGI's lines
+    say "application" whatever ``--callable`` is)."""
+    found = _import_file(path).__dict__
+    if name not in found:
+        raise AppNotLoadedError(f'unable to find "application" callable in file {path}')
+    if not callable(found[name]):
+        raise AppNotLoadedError(f'"application" must be a callable object in file {path}')
+
+
+def _load_module(target: str, name: str) -> None:
+    """``--module module[:callable]``: uWSGI takes any object of that name (no callable check), an
+    ``applications`` dict instead, and calls ``callable()`` to get the app; a miss says nothing."""
+    import uwsgi  # noqa: PLC0415 - the shim, on the path once main() ran
+
+    module_name, colon, attr = target.partition(":")
+    found = importlib.import_module(module_name).__dict__
+    attr = attr if colon else name
+    if isinstance(uwsgi.applications, dict) or isinstance(found.get("applications"), dict):
+        return
+    if attr.endswith("()") and attr[:-2] in found:
+        found[attr[:-2]]()
+    elif attr not in found:
+        raise AppNotLoadedError("")
+
+
+def _load_apps(spec: StackSpec) -> int:
+    """Import ``--import`` modules and the apps in declaration order, in this process, as uWSGI's
+    Python plugin does: a failure is printed (its traceback, or uWSGI's line), followed for an
+    app by ``unable to load app N ...``, and the next one goes on. Returns the apps loaded.
+
+    ``SystemExit`` is not caught: uWSGI exits with its code too.
+    """
+    name = spec.opt.get("callable", b"application")
+    callable_name = name.decode() if isinstance(name, bytes) else "application"
+    loaded = 0
     for kind, value in spec.app:
-        if kind == "file":
-            _load_file(value)
+        try:
+            if kind == "import":
+                _import(value)
+            elif kind == "file":
+                _load_file(value, callable_name)
+            else:
+                _load_module(value, callable_name)
+        except AppNotLoadedError as error:
+            if str(error):
+                log(str(error))
+        except SystemExit:
+            raise
+        except BaseException as error:  # noqa: BLE001 - any failure of the user's code is printed, as uWSGI does
+            tracebacks.print_exception(error)
+            sys.stderr.flush()
         else:
-            importlib.import_module(value.partition(":")[0])
+            loaded += kind != "import"
+            continue
+        if kind != "import":
+            log(f"unable to load app {loaded} (mountpoint='') (callable not found or import error)")
+    return loaded
 
 
 class StackRoot:
@@ -157,17 +221,9 @@ def main() -> None:
 
     uwsgi._bind(spec, 0)
     root = StackRoot(control, spec)
-    try:
-        _load_app(spec)
-    except BaseException as error:  # noqa: BLE001 - any failure of the user's app stops the stack
-        if isinstance(error, AppFileMissingError):
-            reason = str(error)
-        else:
-            traceback.print_exc()
-            reason = "".join(traceback.format_exception_only(error)).strip()
-        sys.stderr.flush()
-        root.send("app_failed", reason)
-        sys.exit(1)
+    if not _load_apps(spec):
+        root.send("app_failed", "no app loaded")
+    uwsgi._mark_ready()
     root.send("ready", os.getpid())
     try:
         root.serve()

@@ -13,6 +13,8 @@ from muletui.engine import events
 
 PREAMBLE = """
 import threading, time, uwsgi
+def application(environ, start_response):  # a WSGI app, so no "unable to load app" lines
+    return []
 def where():
     return f"in mule {uwsgi.mule_id()}"
 def show(label, call):

@@ -410,39 +410,6 @@ def test_bad_input_is_one_line_and_status_1(cli, write, stack_files, case):
     assert run.output == message + "\n"
 
 
-def test_missing_app_file_stops_with_status_1(cli, stack_files):
-    run = cli("--headless", "--mule=somaro.py", "--wsgi-file", "missing.py")
-    assert run.wait(15) == 1
-    cause = "unable to load app file missing.py: no such file"
-    reason = f"muletui: the app failed to import: {cause}"
-    assert re.search(line("master", reason, "!"), run.output)
-    assert spawned(run.output) == []
-    assert "somaro ready" not in run.output
-
-
-def test_app_raising_at_import_shows_the_traceback_and_stops(cli, write, stack_files):
-    write(
-        "boom.py",
-        """
-        import os
-        print("root pid", os.getpid(), flush=True)
-        def explode():
-            raise RuntimeError("boom at import")
-        explode()
-        """,
-    )
-    run = cli("--headless", "--mule=somaro.py", "--wsgi-file=boom.py")
-    assert run.wait(15) == 1
-    root = int(re.search(r"root pid (\d+)", run.output).group(1))
-    assert re.search(line("master", "Traceback (most recent call last):", "!"), run.output)
-    assert re.search(line("master", "    explode()", "!"), run.output)
-    assert re.search(line("master", "RuntimeError: boom at import", "!"), run.output)
-    reason = "muletui: the app failed to import: RuntimeError: boom at import"
-    assert re.search(line("master", reason, "!"), run.output)
-    assert spawned(run.output) == []
-    assert wait_gone([root]) == []
-
-
 # -- options muletui does not emulate -----------------------------------------------------------
 
 

@@ -147,7 +147,11 @@ def test_an_ini_that_uwsgiconf_generates_runs_unchanged(cli, write, tmp_path: Pa
     """uwsgiconf 2.4.0's nice preset writes ``strict``, ``env``, ``workers = %k``, ``mules``,
     ``print`` banners and ``set-placeholder`` at the end; real uWSGI printed its banner lines
     ``>   hello from uwsgiconf`` and ``>   cores 2, dir /tmp/mt/`` (the placeholder set after use)."""
-    app = write("app.py", 'import os\nprint("APP MY_VAR", os.environ.get("MY_VAR"), flush=True)\n')
+    app = write(
+        "app.py",
+        'import os\nprint("APP MY_VAR", os.environ.get("MY_VAR"), flush=True)\n'
+        "def application(environ, start_response):\n    return []\n",  # the preset sets need-app
+    )
     section = PythonSection(wsgi_module=app)  # an absolute path: uwsgiconf writes wsgi-file
     section.workers.set_mules_params(mules=2)
     section.print_out("hello from uwsgiconf")

@@ -16,6 +16,7 @@ import socket
 from muletui import UWSGI_VERSION
 from muletui.ipc.spec import StackSpec
 from muletui.stack import context, elsewhere, locks, messaging, signals
+from muletui.stack.builtin_calls import Arguments, builtin
 from muletui.stack.context import type_name, warn
 from muletui.stack.elsewhere import (
     SPOOL_IGNORE,
@@ -73,19 +74,9 @@ from muletui.stack.elsewhere import (
     websocket_send_binary,
     workers,
 )
-from muletui.stack.locks import is_locked, lock, unlock
-from muletui.stack.messaging import farm_get_msg, farm_msg, in_farm, mule_get_msg, mule_msg, signal_wait
-from muletui.stack.signals import (
-    add_cron,
-    add_file_monitor,
-    add_rb_timer,
-    add_timer,
-    register_signal,
-    set_user_harakiri,
-    signal,
-    signal_received,
-    signal_registered,
-)
+from muletui.stack.locks import lock, unlock
+from muletui.stack.messaging import farm_get_msg, farm_msg, mule_get_msg, mule_msg
+from muletui.stack.signals import signal, signal_received
 
 __all__ = [
     "SPOOL_IGNORE", "SPOOL_OK", "SPOOL_RETRY", "SymbolsImporter", "SymbolsZipImporter",
@@ -122,8 +113,22 @@ sockets: list[int] = []  # muletui binds no sockets
 magic_table: dict[bytes, bytes] = {}
 applications = loop = unbit = None
 
+# The calls a program makes once or now and then fail as uWSGI's C functions do (see
+# builtin_calls); the message, signal and lock calls of its loops are left as they are.
+register_signal = builtin(Arguments(3, 3))(signals.register_signal)
+signal_registered = builtin(Arguments(1, 1))(signals.signal_registered)
+add_timer = builtin(Arguments(2, 2))(signals.add_timer)
+add_rb_timer = builtin(Arguments(2, 3))(signals.add_rb_timer)
+add_cron = builtin(Arguments(6, 6))(signals.add_cron)
+add_file_monitor = builtin(Arguments(2, 2))(signals.add_file_monitor)
+set_user_harakiri = builtin(Arguments(1, 1))(signals.set_user_harakiri)
+signal_wait = builtin(Arguments(0, 1, shown=""))(messaging.signal_wait)
+in_farm = builtin(Arguments(0, 1))(messaging.in_farm)
+is_locked = builtin()(locks.is_locked)
+
 _mule_id = 0
 _masterpid = 0
+_ready = False
 
 
 def _bind(spec: StackSpec, mule_id: int) -> None:
@@ -161,6 +166,7 @@ def i_am_the_spooler() -> None:
     return
 
 
+@builtin(Arguments(1, 1))
 def log(message: str, /) -> bool:
     """Write ``message`` and a newline to the uWSGI log; always ``True``."""
     if not isinstance(message, str):
@@ -183,8 +189,15 @@ def stop() -> bool:
 
 
 def ready() -> bool | None:
-    """``None`` at app import, ``True`` in a mule (uWSGI's "workers ready" flag as they see it)."""
-    return True if _mule_id else None
+    """uWSGI's "ready" flag: ``None`` while the app imports, ``True`` once it was imported
+    (loaded or not) and the mules may fork: in every mule, and in the app's own threads."""
+    return True if _ready else None
+
+
+def _mark_ready() -> None:
+    """The stack root imported the app; its mules inherit the flag."""
+    global _ready
+    _ready = True
 
 
 # Calls that answer as pyuwsgi 2.0.30 does outside a request, with no plugin for them loaded.
@@ -211,3 +224,14 @@ class ZipImporter(SymbolsImporter):
 
 class SymbolsZipImporter(ZipImporter):
     """uWSGI's import hook for zip archives embedded in the binary: muletui embeds none."""
+
+
+def __dir__() -> list[str]:
+    """``dir(uwsgi)`` as pyuwsgi's built-in module answers it: its names and what was set on it
+    since (``uwsgidecorators`` sets three hooks), not muletui's. Python's "Did you mean" hint for
+    a misspelt name picks from these."""
+    return [name for name in globals() if name not in _MULETUI_NAMES]
+
+
+_PYUWSGI_DUNDERS = frozenset({"__doc__", "__loader__", "__name__", "__package__", "__spec__"})
+_MULETUI_NAMES = frozenset(globals()) - _PYUWSGI_DUNDERS - set(__all__) | {"_MULETUI_NAMES"}
