@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from types import FrameType, ModuleType
 
@@ -19,7 +18,7 @@ from muletui import linux
 from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity, Field
 from muletui.stack import context as stack_context
-from muletui.stack import messaging, signals
+from muletui.stack import messaging, signals, tracebacks
 from muletui.stack.context import Context, log
 
 #: uWSGI's ``end_me`` exit status for a mule told to stop by one of these signals.
@@ -69,8 +68,8 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
         if hook is not None:
             try:
                 hook()
-            except Exception:  # noqa: BLE001 - uWSGI prints it and the mule goes on
-                traceback.print_exc()
+            except Exception as error:  # noqa: BLE001 - uWSGI prints it and the mule goes on
+                tracebacks.print_exception(error)
         context = current_context()
         context.stats.words[context.index(Field.ACTIVITY)] = Activity.RUNNING
         if mule.mode == "script":
@@ -81,8 +80,8 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
             _signal_loop(uwsgi)
     except SystemExit as stop:
         status = _exit_status(stop)
-    except BaseException:  # noqa: BLE001 - a mule's program may raise anything; report and die
-        traceback.print_exc()
+    except BaseException as error:  # noqa: BLE001 - a mule's program may raise anything; report and die
+        tracebacks.print_exception(error)
         status = 1
     _flush_std_streams()
     current_context().reporter.flush()
@@ -173,7 +172,7 @@ def _signal_loop(uwsgi: ModuleType) -> None:
             try:
                 hook(data)
             except Exception as error:  # noqa: BLE001 - uWSGI prints hook errors and goes on
-                traceback.print_exc()
+                tracebacks.print_exception(error)
                 messaging.hook_raised(data, queues[fd], error)
 
 

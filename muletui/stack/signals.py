@@ -15,13 +15,13 @@ import socket
 import struct
 import sys
 import time
-import traceback
 from collections.abc import Callable
 
 from muletui.ipc import reports
 from muletui.ipc.spec import TABLE_LOCK_OFFSET
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
 from muletui.ipc.targets import atoi
+from muletui.stack import tracebacks
 from muletui.stack.context import Context, log, type_name
 
 TABLE_LIMIT = 64  # uWSGI's timers, rb timers, crons and file monitors: 64 entries each
@@ -272,8 +272,8 @@ def run_handler(signum: int) -> None:
             words[_i_harakiri_at] = time.monotonic_ns() + _harakiri_ns
         try:
             entry[1](signum)
-        except Exception:  # noqa: BLE001 - uWSGI prints the traceback and goes on
-            traceback.print_exc()
+        except Exception as error:  # noqa: BLE001 - uWSGI prints the traceback and goes on
+            tracebacks.print_exception(error)
             ok = False
         finally:
             words[_i_harakiri_at] = 0

@@ -17,6 +17,8 @@ from typing import Any
 
 import uwsgi
 
+from muletui.stack import tracebacks
+
 if uwsgi.masterpid() == 0:
     raise Exception("you have to enable the uWSGI master process to use this module")
 
@@ -184,8 +186,8 @@ class mule_brain:  # noqa: N801
         if uwsgi.mule_id() == self.num:
             try:
                 self.f()
-            except BaseException:  # noqa: BLE001 - uWSGI prints it and exits the mule
-                sys.excepthook(*sys.exc_info())
+            except BaseException as error:  # noqa: BLE001 - uWSGI prints it and exits the mule
+                tracebacks.print_exception(error)
                 sys.exit(1)
 
 
@@ -195,8 +197,8 @@ class mule_brainloop(mule_brain):  # noqa: N801
             while True:
                 try:
                     self.f()
-                except BaseException:  # noqa: BLE001
-                    sys.excepthook(*sys.exc_info())
+                except BaseException as error:  # noqa: BLE001
+                    tracebacks.print_exception(error)
                     sys.exit(1)
 
 
