@@ -2,8 +2,9 @@
 
 Errors carry uWSGI's wording where uWSGI has one (``invalid mule id: 3``); options muletui does
 not emulate are accepted with one warning each, with the reason, so a real uWSGI command line
-still runs. Placeholders (``set-placeholder``) are names for ``%(name)``, not options: they pass
-silently.
+still runs. A config file's key that is no uWSGI option is kept in ``uwsgi.opt``, as uWSGI keeps
+it, with a warning (``strict`` refuses it, as uWSGI does). Placeholders (``set-placeholder``)
+are names for ``%(name)``, not options: they pass silently.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.limits import check_counts, check_mule_count, check_number
-from muletui.config.option_table import Option, family_reason, lookup, suggest
+from muletui.config.option_table import Option, custom_option, is_uwsgi_option, lookup, suggest
 from muletui.config.stack_config import StackConfig
 from muletui.ipc.spec import FarmSpec, MuleSpec
 
@@ -92,6 +93,8 @@ def misspellings(entries: list[ConfigEntry]) -> str:
 
 def _build(entries: list[ConfigEntry]) -> Plan:
     check_counts(entries)
+    customs = _custom_options(entries)
+    _check_strict(entries, customs)
     stack = StackConfig()
     run = RunOptions()
     warnings: list[str] = []
@@ -107,14 +110,14 @@ def _build(entries: list[ConfigEntry]) -> Plan:
         if entry.placeholder:
             stack.opt[key] = (entry.value or "").encode()
             continue
-        if option is None or not option.emulated:
+        if option is None or not option.emulated or option.note:
             if key not in warned:
                 warned.add(key)
-                warnings.append(_not_emulated(entry, option))
+                warnings.append(_warning(entry, option, customs))
             if key == "processes":
                 stack.numproc = int(_positive_number(entry, int))
         if option is None or not option.own:
-            stack.opt[key] = True if entry.value is None else entry.value.encode()
+            stack.opt[entry.uwsgi_name] = True if entry.value is None else entry.value.encode()
         if option is None:
             continue
         if key == "mule":
@@ -259,11 +262,60 @@ def _where(entry: ConfigEntry) -> str:
     return "" if entry.origin == "command line" else f" ({entry.origin})"
 
 
-def _not_emulated(entry: ConfigEntry, option: Option | None) -> str:
+def _warning(entry: ConfigEntry, option: Option | None, customs: set[str]) -> str:
+    """The one warning for an option muletui does not emulate, or a key that is no option."""
     where = _where(entry)
-    if option is not None:
-        return f"--{entry.key}{where}: accepted, but muletui does not emulate it ({option.reason})"
-    family = family_reason(entry.key)
-    if family:
-        return f"--{shown(entry.key)}{where}: accepted, but muletui does not emulate it ({family})"
-    return f"--{shown(entry.key)}{where}: not an option muletui emulates, ignored{suggest(entry.key)}"
+    if option is None and entry.key in customs:
+        return f"--{shown(entry.key)}{where}: a custom option (declare-option): muletui does not apply its template"
+    if option is None:
+        return (
+            f"--{shown(entry.key)}{where}: not a uWSGI option; uWSGI keeps it in uwsgi.opt (and as "
+            f"%({shown(entry.key)})) and ignores it{suggest(entry.key)}"
+        )
+    if option.note:
+        return f"--{entry.key}{where}: {option.note}"
+    return f"--{entry.key}{where}: accepted, but muletui does not emulate it ({option.reason})"
+
+
+def _custom_options(entries: list[ConfigEntry]) -> set[str]:
+    """The names ``declare-option`` and ``declare-option2`` declare (uWSGI applies a use of
+    either, wherever it stands in a config file).
+
+    Raises:
+        ConfigError: a declaration without '=', with uWSGI's line.
+    """
+    names: set[str] = set()
+    for entry in entries:
+        if entry.key == "declare-option":
+            declared = custom_option(entry.value or "")
+            if declared is None:
+                raise ConfigError(entry.origin, f"invalid {shown(entry.value or '')} syntax, must be newoption=template")
+            names.add(declared[0])
+    return names
+
+
+def _check_strict(entries: list[ConfigEntry], customs: set[str]) -> None:
+    """uWSGI's ``strict``: an option that is no uWSGI option (but a ``set-placeholder`` name,
+    applied as read) stops the config. uWSGI checks each option as it comes while ``strict`` is
+    on, and at the end every option it did not apply yet: so once ``strict`` is on at the end,
+    every such option counts. muletui's own options and the custom options in ``customs`` pass.
+
+    Raises:
+        ConfigError: ``[strict-mode] unknown config directive: NAME``, uWSGI's line.
+    """
+    strict_entries = [entry for entry in entries if entry.key == "strict"]
+    on_at_end = bool(strict_entries) and _flag_value(strict_entries[-1])
+    on = False
+    for entry in entries:
+        if entry.key == "strict":
+            on = _flag_value(entry)
+        elif (on or on_at_end) and entry.key not in customs and _unknown_to_uwsgi(entry):
+            raise ConfigError(entry.origin, f"[strict-mode] unknown config directive: {shown(entry.uwsgi_name)}")
+
+
+def _unknown_to_uwsgi(entry: ConfigEntry) -> bool:
+    """uWSGI would look ``entry`` up as an option and find none (a ``set-placeholder`` name is
+    never looked up; muletui's own options are muletui's business)."""
+    option = lookup(entry.key)
+    own = option is not None and option.own
+    return not (own or is_uwsgi_option(entry.uwsgi_name) or (entry.placeholder and entry.immediate))

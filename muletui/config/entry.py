@@ -17,6 +17,9 @@ class ConfigEntry:
     ``ini``, ``iprint``...), so the ``$()``/``@()``/``%()`` passes leave its value as written.
     ``placeholder``: not an option but a name for ``%(name)`` (``set-placeholder``, ``set``),
     which the stack does not interpret.
+
+    ``key`` is muletui's name for the option (an alias's main name); ``spelling`` the uWSGI name
+    it was given by, when that differs (``pyimport`` for ``import``): ``uwsgi.opt`` shows that one.
     """
 
     key: str
@@ -24,6 +27,12 @@ class ConfigEntry:
     origin: str
     immediate: bool = False
     placeholder: bool = False
+    spelling: str = ""
+
+    @property
+    def uwsgi_name(self) -> str:
+        """The name uWSGI keeps this option under (its ``uwsgi.opt`` key)."""
+        return self.spelling or self.key
 
 
 #: The most characters of a value an error message quotes: a 50 MB value stays out of the terminal.
@@ -47,7 +56,8 @@ def shown(text: str) -> str:
 
 class ConfigError(Exception):
     """A config source that cannot be read; ``str()`` is the one-line message shown to the user:
-    ``origin: reason``, after ``first`` (a likely cause, such as a misspelt option) if given.
+    ``origin: reason`` (``reason`` alone for an empty ``origin``: a command line that uWSGI's
+    ``getopt_long`` refuses), after ``first`` (a likely cause, such as a misspelt option) if given.
 
     ``status`` is the exit status to end with (1; uWSGI's ``exit`` option chooses its own) and
     ``printed`` what ``iprint`` printed before the config stopped, for stdout.
@@ -56,7 +66,8 @@ class ConfigError(Exception):
     def __init__(
         self, origin: str, reason: str, *, first: str = "", status: int = 1, printed: tuple[str, ...] = ()
     ) -> None:
-        super().__init__(f"{first}; {origin}: {reason}" if first else f"{origin}: {reason}")
+        line = f"{origin}: {reason}" if origin else reason
+        super().__init__(f"{first}; {line}" if first else line)
         self.origin = origin
         self.reason = reason
         self.status = status

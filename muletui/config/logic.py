@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from muletui.config.entry import ConfigEntry, ConfigError
 from muletui.config.limits import MAX_OPTIONS
@@ -217,4 +218,4 @@ class ConfigLogic:
         assert self._block is not None
         key, argument, _origin = self._block
         for value in BLOCKS[key](entry.value, argument, self._found):
-            yield ConfigEntry(entry.key, value, entry.origin)
+            yield replace(entry, value=value)

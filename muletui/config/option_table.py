@@ -1,15 +1,21 @@
-"""The options muletui knows: uWSGI's names, how each takes its value, and what muletui does with it.
+"""The options muletui knows: every uWSGI 2.0.30 option, how each takes its value, and what
+muletui does with it.
 
-An option marked ``emulated=False`` is accepted with one warning that gives its ``reason``;
-every option muletui does not know at all is accepted with a generic warning
-(:mod:`muletui.config.builder`). ``immediate`` options are applied by uWSGI while it reads the
-config (``UWSGI_OPT_IMMEDIATE``), so the ``$()``/``@()``/``%()`` passes leave their values alone.
+:data:`OPTIONS` lists the options muletui emulates (and muletui's own, ``own=True``), grouped for
+``--help``; every other option of pyuwsgi 2.0.30's table (:mod:`muletui.config.uwsgi_options`)
+is known too, as not emulated. An option marked ``emulated=False`` is accepted with one warning
+that gives its ``reason`` (:mod:`muletui.config.builder`); a name that is no option is refused on
+the command line, as uWSGI's ``getopt_long`` refuses it (:mod:`muletui.config.options`).
+``immediate`` options are applied by uWSGI while it reads the config (``UWSGI_OPT_IMMEDIATE``),
+so the ``$()``/``@()``/``%()`` passes leave their values alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from muletui.config.uwsgi_options import OPTION_LIST
 
 
 class Arity(Enum):
@@ -32,6 +38,7 @@ class Option:
     own: bool = False  # muletui's own option, not a uWSGI one (kept out of uwsgi.opt)
     immediate: bool = False  # applied while the config is read (UWSGI_OPT_IMMEDIATE)
     reason: str = "no workers run"  # why it is not emulated
+    note: str = ""  # a warning muletui gives whenever the option is used
 
 
 GROUPS = ("mules", "signals", "app", "config", "config logic", "hooks", "muletui", "uWSGI options not emulated")
@@ -56,19 +63,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("signal-bufsize", _V, "signals", "buffer size of the signal sockets", "BYTES", aliases=("signals-bufsize",)),
     Option("wsgi-file", _V, "app", "import this file once, before the mules start", "FILE"),
     Option("file", _V, "app", "same as --wsgi-file", "FILE"),
-    Option("python-file", _V, "app", "same as --wsgi-file", "FILE"),
+    Option("python-file", _V, "app", "same as --wsgi-file (not a uWSGI 2.0.30 option)", "FILE",
+           note="not a uWSGI 2.0.30 option (uWSGI refuses it: unrecognized option '--python-file'); "
+           "muletui reads it as --wsgi-file"),
     Option("module", _V, "app", "import this module (module[:app]) once", "MODULE", aliases=("w", "wsgi")),
     Option("import", _V, "app", "import a module (or .py file) before the app", "MODULE",
-           aliases=("pyimport", "py-import", "python-import", "shared-import", "shared-pyimport")),
+           aliases=("pyimport", "py-import", "python-import", "shared-import", "shared-pyimport", "shared-py-import",
+                    "shared-python-import")),
     Option("pythonpath", _V, "app", "add a directory to sys.path of stack processes", "DIR",
            aliases=("python-path", "pp")),
     Option("chdir", _V, "app", "run the stack in this directory", "DIR"),
     Option("ini", _V, "config", "load options from an ini file (:SECTION alone: the last ini file)", "FILE[:SECTION]",
            immediate=True),
-    Option("xml", _V, "config", "load options from an xml file", "FILE[:ID]", immediate=True),
-    Option("yaml", _V, "config", "load options from a yaml file", "FILE[:SECTION]", aliases=("yml",), immediate=True),
-    Option("json", _V, "config", "load options from a json file", "FILE[:SECTION]", aliases=("js",), immediate=True),
+    Option("xml", _V, "config", "load options from an xml file", "FILE[:ID]", aliases=("xmlconfig", "x"),
+           immediate=True),
+    Option("yaml", _V, "config", "load options from a yaml file", "FILE[:SECTION]", aliases=("yml", "y"),
+           immediate=True),
+    Option("json", _V, "config", "load options from a json file", "FILE[:SECTION]", aliases=("js", "j"),
+           immediate=True),
     Option("include", _V, "config", "load options from a config file chosen by its extension", "FILE", immediate=True),
+    Option("strict", _F, "config", "refuse config keys that are no uWSGI option"),
     Option("inherit", _V, "config", "... as a template: its options after all others, without %(...)", "FILE"),
     Option("set-placeholder", _V, "config logic", "set a placeholder for %(NAME)", "NAME=VALUE", aliases=("set-ph",),
            immediate=True),
@@ -126,11 +140,9 @@ OPTIONS: tuple[Option, ...] = (
            "which runs no commands; use exec-pre-app"),
     Option("exec-as-vassal", _V, "uWSGI options not emulated", "command run before exec()ing a vassal", "CMD",
            aliases=("exec-as-emperor",), emulated=False, reason=_NO_VASSALS),
-    Option("strict", _F, "uWSGI options not emulated", "refuse unknown options", emulated=False,
-           reason="muletui does not know every uWSGI option, so it cannot refuse unknown ones as uWSGI does"),
     Option("declare-option", _V, "uWSGI options not emulated", "declare a custom option", "NAME=TEMPLATE",
            aliases=("declare-option2",), emulated=False,
-           reason="custom options are not emulated: their uses are ignored with a warning each"),
+           reason="custom options are not emulated: each is accepted with a warning, its template not applied"),
     Option("processes", _V, "uWSGI options not emulated", "workers (uwsgi.numproc; no workers run)", "N",
            aliases=("p", "workers"), emulated=False),
     Option("headless", _F, "muletui", "no console: plain prefixed log on stdout", own=True),
@@ -143,27 +155,85 @@ OPTIONS: tuple[Option, ...] = (
     Option("help", _F, "muletui", "show this help and exit", aliases=("h",), own=True),
 )
 
-_BY_NAME: dict[str, Option] = {}
-for _option in OPTIONS:
-    for _name in (_option.name, *_option.aliases):
-        _BY_NAME[_name] = _option
-
-#: Families of uWSGI options muletui does not list one by one, and why none of them is emulated.
-FAMILY_REASONS = (
-    ("hook-", "uWSGI's hook actions (ACTION:ARGS) are not emulated; for a shell command use exec-PHASE = CMD"),
-    ("call-", "it calls a C function of the uWSGI binary, which muletui does not have"),
-    ("mount-", "it mounts a file system (root and namespaces); muletui leaves the system alone"),
-    ("umount-", "it unmounts a file system (root and namespaces); muletui leaves the system alone"),
+#: Families of uWSGI options and why none of them is emulated: the reason of the first of its
+#: name prefixes that a name starts with.
+FAMILY_REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("hook-",), "uWSGI's hook actions (ACTION:ARGS) are not emulated; for a shell command use exec-PHASE = CMD"),
+    (("call-",), "it calls a C function of the uWSGI binary, which muletui does not have"),
+    (("mount-asap", "mount-pre-jail", "mount-post-jail", "mount-in-jail", "mount-as-"),
+     "it mounts a file system (root and namespaces); muletui leaves the system alone"),
+    (("umount-",), "it unmounts a file system (root and namespaces); muletui leaves the system alone"),
+    (("emperor", "early-emperor", "vassal", "imperial-"), _NO_VASSALS),
+    (("spooler", "touch-spoolers-reload"), "muletui runs no spooler"),
+    (("socket", "uwsgi-socket", "http-socket", "http11-socket", "fastcgi-", "scgi-", "raw-", "puwsgi-socket",
+      "protocol", "processes", "workers", "worker-", "touch-workers-reload", "harakiri", "threads", "enable-threads",
+      "listen", "max-requests", "cheap", "lazy", "thunder-lock", "buffer-size", "post-buffering", "route", "static-",
+      "offload-thread", "reload-on-", "evil-reload-on-", "max-worker-lifetime", "min-worker-lifetime", "async",
+      "gevent", "ugreen"), "no workers run"),
 )
+#: Why any other uWSGI option is not emulated.
+OTHER_REASON = "muletui emulates uWSGI's master, mules and config, not this option"
 
-
-def lookup(name: str) -> Option | None:
-    return _BY_NAME.get(name)
+_KINDS = {"-": Arity.FLAG, "=": Arity.VALUE, "?": Arity.OPTIONAL}
 
 
 def family_reason(name: str) -> str:
     """Why an option of a family in :data:`FAMILY_REASONS` is not emulated, else ``''``."""
-    return next((reason for prefix, reason in FAMILY_REASONS if name.startswith(prefix)), "")
+    return next((reason for prefixes, reason in FAMILY_REASONS if name.startswith(prefixes)), "")
+
+
+def _uwsgi_table() -> tuple[dict[str, Option], dict[str, str]]:
+    """Every option of pyuwsgi 2.0.30's table, in its order, as an :class:`Option` not emulated;
+    and its short options: each letter names the first option that has it, as uWSGI's
+    ``uwsgi_get_optname_by_index`` finds it."""
+    options: dict[str, Option] = {}
+    shorts: dict[str, str] = {}
+    for line in OPTION_LIST.splitlines():
+        name, kind, *letters = line.split()
+        reason = family_reason(name) or OTHER_REASON
+        options[name] = Option(name, _KINDS[kind], "uWSGI options not emulated", "", emulated=False, reason=reason)
+        for letter in letters:
+            shorts.setdefault(letter, name)
+    return options, shorts
+
+
+_UWSGI, _SHORT = _uwsgi_table()
+#: Every name muletui knows: uWSGI's, then muletui's own aliases (``end``, as uWSGI's config
+#: logic reads it) and options; short letters only through :func:`short_option`.
+_BY_NAME: dict[str, Option] = dict(_UWSGI)
+for _option in OPTIONS:
+    for _name in (_option.name, *_option.aliases):
+        if len(_name) > 1:
+            _BY_NAME[_name] = _option
+#: The long options ``getopt_long`` takes on muletui's command line, in the order it lists an
+#: ambiguous abbreviation's possibilities: uWSGI's table, then muletui's own options.
+COMMAND_LINE_NAMES = (*_UWSGI, *(option.name for option in OPTIONS if option.name not in _UWSGI))
+
+
+def lookup(name: str) -> Option | None:
+    """The option called ``name`` (a main name or an alias), ``None`` for no option."""
+    return _BY_NAME.get(name)
+
+
+def is_uwsgi_option(name: str) -> bool:
+    """``name`` is an option of uWSGI 2.0.30 (pyuwsgi's build), spelt as uWSGI spells it."""
+    return name in _UWSGI
+
+
+def custom_option(declaration: str) -> tuple[str, Arity] | None:
+    """``declare-option = NAME=TEMPLATE``: the custom option's name and how it takes a value (a
+    required one when the template uses ``$1``, ``$2`` or ``$3``, as uWSGI decides); ``None``
+    without '=' (uWSGI: ``invalid ... syntax, must be newoption=template``)."""
+    name, equals, template = declaration.partition("=")
+    if not equals:
+        return None
+    takes_value = any(f"${n}" in template for n in (1, 2, 3))
+    return name, Arity.VALUE if takes_value else Arity.FLAG
+
+
+def short_option(letter: str) -> str | None:
+    """The option that ``-LETTER`` stands for, ``None`` if none does."""
+    return _SHORT.get(letter)
 
 
 def suggest(name: str) -> str:

@@ -1,77 +1,145 @@
-"""uWSGI's option names and syntax: the command line (and config files) as a list of entries.
+"""uWSGI's command line as a list of entries, read the way uWSGI's ``getopt_long`` reads it.
 
 uWSGI's rules kept here: ``--opt value`` and ``--opt=value`` both work, except for options
 whose argument is optional (``--mule``, ``--mule-msg-size``), where only ``=`` attaches a value;
-a bare positional argument is a config file chosen by its extension; ``--ini``/``--xml``/
-``--yaml``/``--json``/``--include`` expand their file's options in place. The option table
-itself is :mod:`muletui.config.option_table`. Where uWSGI would read
+a required value is the next argument whatever it looks like; a long option may be cut to any
+prefix that names one option alone (``--mule-msg=3``); short options cluster (``-Mp 2``) and
+take a value attached or next; ``--`` ends the options. Arguments that are no option are config
+files, chosen by their extension and read after every option (GNU ``getopt_long`` moves them to
+the end); ``--ini``/``--xml``/``--yaml``/``--json``/``--include`` expand their file's options in
+place. A name that is no option is refused with ``getopt_long``'s words (``unrecognized option
+'--foo'``), the program name left to ``muletui:``, and a spelling hint. Where uWSGI would read
 ``--mule x.py`` as a config file and die, we stop with a message that explains the ``=`` form.
+The option table itself is :mod:`muletui.config.option_table`.
 """
 
 from __future__ import annotations
 
 from muletui.config.entry import ConfigEntry, ConfigError, shown
-from muletui.config.option_table import GROUPS, OPTIONS, Arity, Option, family_reason, lookup, suggest
+from muletui.config.option_table import (
+    COMMAND_LINE_NAMES,
+    GROUPS,
+    OPTIONS,
+    Arity,
+    Option,
+    custom_option,
+    family_reason,
+    lookup,
+    short_option,
+    suggest,
+)
 from muletui.config.sources import Expansion
 
 __all__ = ["GROUPS", "OPTIONS", "Arity", "Option", "family_reason", "lookup", "parse_argv", "suggest"]
 
 
-#: uWSGI flags often found on real command lines: known to take no argument, so the token
-#: after them is never swallowed as their value.
-_FOREIGN_FLAGS = frozenset(
-    {
-        "enable-threads", "vacuum", "die-on-term", "lazy-apps", "lazy", "single-interpreter",
-        "thunder-lock", "auto-procname", "need-app", "strict", "no-orphans", "harakiri-verbose",
-        "memory-report", "disable-logging", "log-date", "py-tracebacker", "honour-stdin",
-        "no-default-app", "catch-exceptions",
-    }
-)
-
-
 def parse_argv(argv: list[str]) -> list[ConfigEntry]:
     """The command line as entries in declaration order, config files expanded in place.
 
-    Keys are canonical option names for known options and the name as written otherwise. The
-    options go through uWSGI's config logic as they come, then its ``$()``/``@()``/``%()``
-    passes (:class:`~muletui.config.sources.Expansion`). Raises :class:`ConfigError` for
-    malformed input.
+    Keys are muletui's names for the options (:attr:`ConfigEntry.spelling` keeps uWSGI's). The
+    options go through uWSGI's config logic as they come, then the config files named as
+    arguments, then its ``$()``/``@()``/``%()`` passes (:class:`~muletui.config.sources.Expansion`).
+
+    Raises:
+        ConfigError: an option ``getopt_long`` refuses (with an empty origin: the line is
+            ``getopt_long``'s), or malformed input.
     """
     expansion = Expansion()
+    files: list[str] = []
     i = 0
     while i < len(argv):
         token = argv[i]
         i += 1
-        if token.startswith("--") and len(token) > 2:
-            name, eq, attached = token[2:].partition("=")
-            value: str | None = attached if eq else None
-        elif token.startswith("-") and len(token) > 1 and token != "-":
-            name, value = token[1:2], (token[2:] or None)
-            if value is not None and value.startswith("="):
-                value = value[1:]
+        if token == "--":
+            files += argv[i:]
+            break
+        if token.startswith("--"):
+            i = _long_option(token, argv, i, expansion)
+        elif token.startswith("-") and token != "-":
+            i = _short_options(token, argv, i, expansion)
         else:
-            expansion.load(token, None, "command line")
-            continue
-        option = lookup(name)
-        if option is not None and option.arity is Arity.OPTIONAL and value is None:
-            _refuse_space_form(option.name, argv[i] if i < len(argv) else None)
-        elif value is None and _takes_value(option, name) and i < len(argv) and _looks_like_value(argv[i]):
-            value = argv[i]
-            i += 1
-        elif option is not None and option.arity is Arity.VALUE and value is None:
-            raise ConfigError("command line", f"--{shown(name)} needs a value")
-        expansion.add(ConfigEntry(option.name if option else name, value, "command line"))
+            files.append(token)
+    for name in files:
+        if not name.startswith("["):  # uWSGI skips these arguments
+            expansion.load(name, None, "command line")
     return expansion.finish()
 
 
-def _takes_value(option: Option | None, name: str) -> bool:
-    if option is not None:
-        return option.arity is Arity.VALUE
-    return name not in _FOREIGN_FLAGS
+def _long_option(token: str, argv: list[str], i: int, expansion: Expansion) -> int:
+    """Add ``--NAME[=VALUE]`` (its value from ``argv[i]`` if it needs one); the next index."""
+    written, equals, attached = token[2:].partition("=")
+    customs = _custom_options(expansion)
+    name = _full_name(token, written, [*COMMAND_LINE_NAMES, *customs], expansion)
+    option = customs.get(name) or _option(name)
+    value: str | None = attached if equals else None
+    if equals and option.arity is Arity.FLAG:
+        raise _refused(f"option '--{name}' doesn't allow an argument", expansion)
+    if not equals and option.arity is Arity.VALUE:
+        if i == len(argv):
+            raise _refused(f"option '--{name}' requires an argument", expansion)
+        value, i = argv[i], i + 1
+    elif not equals and option.arity is Arity.OPTIONAL:
+        _refuse_space_form(option.name, argv[i] if i < len(argv) else None)
+    expansion.add(_entry(option, name, value))
+    return i
 
 
-def _looks_like_value(token: str) -> bool:
-    return not token.startswith("-") or token == "-" or token[1:2].isdigit()
+def _full_name(token: str, written: str, names: list[str], expansion: Expansion) -> str:
+    """``getopt_long``'s match among ``names``: the option named ``written``, or the only one it
+    abbreviates."""
+    if written in names:
+        return written
+    matches = [name for name in names if name.startswith(written)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        possibilities = " ".join(f"'--{name}'" for name in matches)
+        raise _refused(f"option '{shown(token)}' is ambiguous; possibilities: {possibilities}", expansion)
+    raise _refused(f"unrecognized option '{shown(token)}'{suggest(written)}", expansion)
+
+
+def _short_options(token: str, argv: list[str], i: int, expansion: Expansion) -> int:
+    """Add ``-X``, ``-XVALUE`` or a cluster ``-XY...`` of flags; the next index."""
+    for at, letter in enumerate(token[1:], start=2):
+        name = short_option(letter)
+        if name is None:
+            raise _refused(f"invalid option -- '{letter}'", expansion)
+        option = _option(name)
+        value: str | None = None
+        if option.arity is not Arity.FLAG:
+            value = token[at:] or None
+            if value is None and option.arity is Arity.VALUE:
+                if i == len(argv):
+                    raise _refused(f"option requires an argument -- '{letter}'", expansion)
+                value, i = argv[i], i + 1
+        expansion.add(_entry(option, name, value))
+        if option.arity is not Arity.FLAG:
+            break
+    return i
+
+
+def _custom_options(expansion: Expansion) -> dict[str, Option]:
+    """The custom options ``declare-option`` declared so far: uWSGI applies it at once and
+    rebuilds ``getopt_long``'s table, so the options after it may use them (``declare-option2``
+    waits for the end of the config)."""
+    declared = (custom_option(entry.value or "") for entry in expansion.entries if entry.uwsgi_name == "declare-option")
+    return {found[0]: Option(found[0], found[1], "", "", emulated=False) for found in declared if found}
+
+
+def _option(name: str) -> Option:
+    option = lookup(name)
+    assert option is not None, name  # every command line name is in the table
+    return option
+
+
+def _entry(option: Option, name: str, value: str | None) -> ConfigEntry:
+    """The entry for ``option`` given as ``name`` (its spelling, when that is an alias)."""
+    return ConfigEntry(option.name, value, "command line", spelling="" if name == option.name else name)
+
+
+def _refused(reason: str, expansion: Expansion) -> ConfigError:
+    """``getopt_long``'s refusal, after what the options before it printed (``iprint``)."""
+    return ConfigError("", reason, printed=expansion.printed)
 
 
 def _refuse_space_form(name: str, following: str | None) -> None:

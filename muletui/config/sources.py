@@ -17,7 +17,7 @@ from muletui.config.files import config_kind, read_config_file, split_spec
 from muletui.config.limits import MAX_OPTIONS
 from muletui.config.logic import BLOCKS, END_KEYS, ConfigLogic
 from muletui.config.magic import MagicTable
-from muletui.config.option_table import lookup
+from muletui.config.option_table import is_uwsgi_option, lookup
 from muletui.config.passes import apply_passes
 
 #: The options that read a config file in place, and the reader each asks for (None: by extension).
@@ -71,9 +71,14 @@ class Expansion:
         try:
             for entry in self._read(spec, kind, origin):
                 option = lookup(entry.key)
-                self.add(replace(entry, key=option.name) if option and option.name != entry.key else entry)
+                self.add(replace(entry, key=option.name, spelling=entry.key) if option and option.name != entry.key else entry)
         finally:
             self._depth -= 1
+
+    @property
+    def printed(self) -> tuple[str, ...]:
+        """What ``iprint`` printed so far: an error that stops the config shows it first."""
+        return tuple(self._printed)
 
     def finish(self) -> list[ConfigEntry]:
         """Every option, after uWSGI's ``$()``, ``@()`` and ``%()`` passes, then the options of
@@ -138,21 +143,23 @@ class Expansion:
         elif key == "exit":
             status = 1 if entry.value is None else _atoi(entry.value)
             reason = f"exit: uWSGI stops reading its config here and exits with status {status}"
-            raise ConfigError(entry.origin, reason, status=status, printed=tuple(self._printed))
+            raise ConfigError(entry.origin, reason, status=status, printed=self.printed)
 
     def _set(self, entry: ConfigEntry, *, placeholder_only: bool) -> None:
         """``set-placeholder``/``set-ph``: a name for ``%(name)`` only; ``set``: an option, or a
-        placeholder when the name is no option muletui knows."""
+        placeholder when the name is no option (in ``uwsgi.opt`` either way)."""
         name, equals, value = (entry.value or "").partition("=")
         if not equals:
             raise ConfigError(entry.origin, "invalid placeholder/--set value (uWSGI wants NAME=VALUE)")
         option = lookup(name)
         if placeholder_only:
-            if option is not None and not option.own:
+            if is_uwsgi_option(name):
                 raise ConfigError(entry.origin, f"you cannot use {shown(name)} as a placeholder, it is already available as an option")
             self._export(ConfigEntry(name, value, entry.origin, immediate=True, placeholder=True))
+        elif option is None:
+            self._export(ConfigEntry(name, value, entry.origin, placeholder=True))
         else:
-            self._export(ConfigEntry(option.name if option else name, value, entry.origin, placeholder=option is None))
+            self._export(ConfigEntry(option.name, value, entry.origin, spelling="" if name == option.name else name))
 
     def _first_value(self, key: str) -> str | None:
         """``uwsgi_get_exported_opt`` at read time: the first exported value of ``key``."""

@@ -95,18 +95,26 @@ CASES = {
         "mule 2: no such file: here.py",
         lambda tmp_path: ((tmp_path / "sub").mkdir(), (tmp_path / "here.py").touch()),
     ),
-    "misspelt option, then nothing to run": Case(
-        ["--mulle"], "nothing to run", starts_with="--mulle is not an option (did you mean --mule?); "
+    "misspelt option on the command line": Case(
+        ["--mule", "--muless", "2"], "unrecognized option '--muless' (did you mean --mules?)"
     ),
-    "misspelt option, then a bad farm": Case(
-        ["--muless", "2", "--mule", "--farm", "f:2"],
+    "an option uWSGI 2.0.30 does not have": Case(["--mule", "--spooler-cheap"], "unrecognized option '--spooler-cheap'"),
+    "misspelt key, then nothing to run": Case(
+        ["m.ini"],
+        "nothing to run",
+        lambda tmp_path: (tmp_path / "m.ini").write_text("[uwsgi]\nmulle = x.py\n"),
+        starts_with="--mulle is not an option (did you mean --mule?); ",
+    ),
+    "misspelt key, then a bad farm": Case(
+        ["m.ini", "--mule", "--farm", "f:2"],
         "command line: invalid mule id: 2",
+        lambda tmp_path: (tmp_path / "m.ini").write_text("[uwsgi]\nmuless = 2\n"),
         starts_with="--muless is not an option (did you mean --mules?); ",
     ),
-    "misspelt option, then a missing mule file": Case(
-        ["--chdri", "sub", "--mule=here.py"],
+    "misspelt key, then a missing mule file": Case(
+        ["m.ini", "--mule=here.py"],
         "mule 1: no such file: here.py",
-        lambda tmp_path: (tmp_path / "sub").mkdir(),
+        lambda tmp_path: ((tmp_path / "sub").mkdir(), (tmp_path / "m.ini").write_text("[uwsgi]\nchdri = sub\n")),
         starts_with="--chdri is not an option (did you mean --chdir?); ",
     ),
     "8 mules under ulimit -n 64": Case(

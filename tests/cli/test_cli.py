@@ -190,7 +190,7 @@ def test_config_file_starts_the_same_stack(cli, write, stack_files, kind):
     assert run.output.count("somaro ready") == 1  # only mule 1 is programmed
     warnings = re.findall(r"muletui warning: .*", run.output)
     if kind == "xml":  # the seed's <socket> is not emulated: one warning, naming its line
-        assert warnings == ["muletui warning: --socket (conf.xml:3): not an option muletui emulates, ignored"]
+        assert warnings == ["muletui warning: --socket (conf.xml:3): accepted, but muletui does not emulate it (no workers run)"]
     else:
         assert warnings == []
 
@@ -413,10 +413,10 @@ def test_bad_input_is_one_line_and_status_1(cli, write, stack_files, case):
 # -- options muletui does not emulate -----------------------------------------------------------
 
 
-def test_unknown_options_warn_once_each_and_the_stack_runs(cli, stack_files):
+def test_options_not_emulated_warn_once_each_and_the_stack_runs(cli, stack_files):
     run = cli(
-        "--headless", "--http-socket", ":0", "--processes", "2", "--enable-threads", "--frobnicate",
-        "--mulle=x.py", "--frobnicate", "--mule=somaro.py", "--mule",
+        "--headless", "--http-socket", ":0", "--processes", "2", "--enable-threads", "--uid", "0",
+        "--enable-threads", "--mule=somaro.py", "--mule",
     )
     read_count(run, "spawned uWSGI mule", 2)
     cli.track_root(run)
@@ -424,11 +424,10 @@ def test_unknown_options_warn_once_each_and_the_stack_runs(cli, stack_files):
     assert stop(run) == 0
     warnings = re.findall(rf"(?m)^{STAMP} master  ! muletui warning: (.*)$", run.output)
     assert warnings == [
-        "--http-socket: not an option muletui emulates, ignored",
+        "--http-socket: accepted, but muletui does not emulate it (no workers run)",
         "--processes: accepted, but muletui does not emulate it (no workers run)",
-        "--enable-threads: not an option muletui emulates, ignored",
-        "--frobnicate: not an option muletui emulates, ignored",
-        "--mulle: not an option muletui emulates, ignored (did you mean --mule?)",
+        "--enable-threads: accepted, but muletui does not emulate it (no workers run)",
+        "--uid: accepted, but muletui does not emulate it (muletui emulates uWSGI's master, mules and config, not this option)",
     ]
     assert [mule_id for mule_id, _pid in spawned(run.output)] == [1, 2]
 

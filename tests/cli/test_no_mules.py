@@ -46,8 +46,9 @@ def test_an_app_without_mules_runs_headless(cli, write):
         assert line in run.output
 
 
-def test_nothing_at_all_is_still_refused_after_the_spelling_hint(cli):
-    run = cli("--headless", "--mulle")
+def test_nothing_at_all_is_still_refused_after_the_spelling_hint(cli, write):
+    write("m.ini", "[uwsgi]\nmulle = x.py\n")
+    run = cli("--headless", "m.ini")
     assert run.wait() == 1
     assert run.output.startswith("muletui: --mulle is not an option (did you mean --mule?); nothing to run")
 

@@ -318,7 +318,7 @@ def test_env_and_unenv_in_order_magic_expanded(here: Path) -> None:
 def test_hooks_are_kept_in_order_and_the_rest_warn_with_a_reason() -> None:
     built = plan(
         "--mule", "--exec-pre-app", "echo 2", "--exec-asap", "echo 1", "--exec-post-app", "echo 3",
-        "--hook-asap", "exec:echo 4", "--call-asap", "f", "--mount-asap", "proc /proc none", "--strict",
+        "--hook-asap", "exec:echo 4", "--call-asap", "f", "--mount-asap", "proc /proc none", "--mount-check", "/",
     )
     assert built.stack.commands == [("exec-pre-app", "echo 2"), ("exec-asap", "echo 1")]
     reasons = {warning.split(":")[0]: warning for warning in built.warnings}
@@ -326,13 +326,13 @@ def test_hooks_are_kept_in_order_and_the_rest_warn_with_a_reason() -> None:
     assert "hook actions (ACTION:ARGS) are not emulated" in reasons["--hook-asap"]
     assert "C function of the uWSGI binary" in reasons["--call-asap"]
     assert "mounts a file system" in reasons["--mount-asap"]
-    assert "cannot refuse unknown ones" in reasons["--strict"]
+    assert "emulates uWSGI's master, mules and config, not this option" in reasons["--mount-check"]
 
 
 def test_logic_options_are_exported_with_their_own_flag() -> None:
     entries = parse_argv(["--set-ph", "a=1", "--for", "x", "--mule=%(_).py", "--endfor"])
     assert entries == [
-        ConfigEntry("set-placeholder", "a=1", "command line", immediate=True),
+        ConfigEntry("set-placeholder", "a=1", "command line", immediate=True, spelling="set-ph"),
         ConfigEntry("a", "1", "command line", immediate=True, placeholder=True),
         ConfigEntry("for", "x", "command line", immediate=True),
         ConfigEntry("mule", "x.py", "command line"),

@@ -307,5 +307,5 @@ async def test_the_options_warnings_reach_the_console_log(console, tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: any("--enable-threads" in text for text in log_texts(app)), what="the warning")
     assert [t for t in log_texts(app) if "--enable-threads" in t] == [
-        "muletui warning: --enable-threads: not an option muletui emulates, ignored"
+        "muletui warning: --enable-threads: accepted, but muletui does not emulate it (no workers run)"
     ]
