@@ -4,7 +4,8 @@ A :class:`StackSession` builds what a run needs (the event bus, the records on d
 master) and owns what process signals mean, so the front ends only show events and ask for a
 stop or a reload. The one difference between them is the hang-up: headless keeps uWSGI's
 meaning (SIGHUP reloads the mules); in the console SIGHUP means the terminal is gone, and the
-session stops.
+session stops. With ``--exit-on-reload`` a reload stops the stack instead, as uWSGI's does:
+SIGHUP (headless) and SIGTERM then end in ``uWSGI: GAME OVER (insert coin)``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from muletui.config.builder import Plan
 from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
+from muletui.engine.shutdown import BRUTAL_EXIT, GRACEFUL_EXIT, PLAIN_STOP, Shutdown, killing
 from muletui.hooks import run_exit_commands, run_start_commands
 from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
 
@@ -59,7 +61,7 @@ class StackSession:
             raise
         for record in self.records:
             self.bus.add_sink(record)
-        self.stop_cause = ""  # why the stop was asked for, in the master's log wording
+        self.shutdown = PLAIN_STOP  # how the stop asked for goes (the first request's)
         self._stop_requested = asyncio.Event()
         self._closing: asyncio.Future[dict[str, tuple[int, int]]] | None = None
         self._watching = False
@@ -69,10 +71,15 @@ class StackSession:
     # -- process signals -----------------------------------------------------------------
 
     def watch_process_signals(self) -> None:
-        """SIGINT, SIGTERM and SIGQUIT ask for a stop; SIGHUP does what :attr:`hangup` says."""
+        """SIGINT, SIGTERM and SIGQUIT ask for a stop; SIGHUP does what :attr:`hangup` says.
+
+        With ``--exit-on-reload``, SIGTERM (uWSGI 2.0's brutal reload) stops as uWSGI then does.
+        """
         loop = asyncio.get_running_loop()
         for signum in _STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, "SIGINT/SIGTERM received")
+        if self.plan.stack.exit_on_reload:
+            loop.add_signal_handler(signal.SIGTERM, self._request, BRUTAL_EXIT)
         if self.hangup is HangUp.RELOAD:
             loop.add_signal_handler(signal.SIGHUP, self.request_reload, "SIGHUP received")
         else:
@@ -89,17 +96,23 @@ class StackSession:
     # -- requests --------------------------------------------------------------------------
 
     def request_stop(self, cause: str = "") -> None:
-        """Ask for the stack to stop; :meth:`wait_stop_request` returns. The first cause wins.
+        """Ask for the stack to stop; :meth:`wait_stop_request` returns. The first request wins.
 
         ``cause`` is how the master's log line starts: ``SIGINT/SIGTERM received...killing workers...``.
         """
+        self._request(killing(cause))
+
+    def _request(self, shutdown: Shutdown) -> None:
         if not self._stop_requested.is_set():
-            self.stop_cause = cause
+            self.shutdown = shutdown
             self._stop_requested.set()
 
     def request_reload(self, cause: str = "") -> None:
-        """Reload every mule (uWSGI's SIGHUP), if the stack is running."""
-        if self.master.state is StackState.RUNNING and not self._stop_requested.is_set():
+        """Reload every mule (uWSGI's SIGHUP), if the stack is running; with ``--exit-on-reload``,
+        stop instead, as uWSGI's graceful reload then does."""
+        if self.plan.stack.exit_on_reload:
+            self._request(GRACEFUL_EXIT)
+        elif self.master.state is StackState.RUNNING and not self._stop_requested.is_set():
             self.master.reload_mules(cause)
 
     async def wait_stop_request(self) -> None:
@@ -132,7 +145,7 @@ class StackSession:
                     await starting
                 return
             if not starting.done():
-                await self.master.stop(self.stop_cause)
+                await self.master.stop(self.shutdown)
             await starting
         finally:
             asked.cancel()
@@ -161,7 +174,7 @@ class StackSession:
     async def restart(self) -> None:
         """Stop the stack, then start a new one on the same bus and records: a fresh stack root
         imports the app again (what ``R`` cannot do: a mule reload keeps the imported app)."""
-        await self.master.stop("restart from scratch requested")
+        await self.master.stop(killing("restart from scratch requested"))
         await run_exit_commands(self.plan.stack, self.bus.publish)
         self.master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
         self._ended_before_master = False
@@ -180,7 +193,7 @@ class StackSession:
     async def _close(self) -> dict[str, tuple[int, int]]:
         left: dict[str, tuple[int, int]] = {}
         if not self._ended_before_master:  # as uWSGI, which exits there: nothing ran to stop
-            left = await self.master.stop(self.stop_cause)
+            left = await self.master.stop(self.shutdown)
             await run_exit_commands(self.plan.stack, self.bus.publish)
         self.bus.close()
         self._close_records()

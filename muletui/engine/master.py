@@ -23,6 +23,7 @@ from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_trans
 from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import RootCallbacks, RootProcess
+from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing, no_mercy_line
 from muletui.engine.signalling import SignalService
 from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
@@ -31,6 +32,8 @@ from muletui.ipc.spec import TABLE_LOCK_OFFSET, StackSpec
 from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock, queue_count
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
+RELOAD_MERCY = 60.0  # uWSGI's --mule-reload-mercy default: a reloading mule's grace
+KILLED_WAIT = 2.0  # how long a stop waits for the news of mules it SIGKILLed
 
 
 class StackState(StrEnum):
@@ -47,7 +50,11 @@ class StackStartError(Exception):
 
 
 class Master:
-    """Runs one stack. ``start()``, then ``stop()``; actions in between drive single mules."""
+    """Runs one stack. ``start()``, then ``stop()``; actions in between drive single mules.
+
+    ``shutdown_grace`` is muletui's quick stop: how long :meth:`stop` gives the mules when
+    ``--mule-reload-mercy`` was not given (uWSGI would give them its 60 s mercy).
+    """
 
     def __init__(
         self,
@@ -83,6 +90,7 @@ class Master:
         self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
         self._finished = False
         self._left: dict[str, tuple[int, int]] = {}  # what the stop found queued
+        self._shutdown = PLAIN_STOP  # how the stop under way goes
 
     # -- start ---------------------------------------------------------------------------
 
@@ -266,7 +274,7 @@ class Master:
         self._log(f"spawned uWSGI mule {mule_id} (pid: {pid})")
         self._publish(events.MuleSpawned(mule_id=mule_id, pid=pid, incarnation=mule.incarnation))
         if self.state is StackState.STOPPING and self._root is not None:
-            self._root.signal(mule_id, pid, signal.SIGINT)  # forked just before the shutdown began
+            self._root.signal(mule_id, pid, self._shutdown.mule_signal)  # forked just before the stop began
         elif mule.state is MuleState.STARTING:
             self._transition(mule, MuleState.RUNNING)
             if mule.reload_when_spawned:
@@ -355,11 +363,27 @@ class Master:
         self._root.signal(mule.mule_id, pid, signum)
 
         def no_mercy() -> None:
-            if mule.pid == pid and self._root is not None:
-                self._log(f"mule {mule.mule_id} (pid: {pid}) is taking too much time to die...NO MERCY !!!")
-                self._root.signal(mule.mule_id, pid, signal.SIGKILL)
+            if mule.pid == pid and not self._finished:
+                self._kill_without_mercy(mule)
 
         self._loop.call_later(mercy, no_mercy)
+
+    def _kill_without_mercy(self, mule: Mule) -> None:
+        """SIGKILL a mule that outlived its mercy, with uWSGI's line."""
+        assert self._root is not None
+        self._log(no_mercy_line(mule.mule_id, mule.pid))
+        self._root.signal(mule.mule_id, mule.pid, signal.SIGKILL)
+
+    @property
+    def reload_mercy(self) -> float:
+        """A reloading (or stopped, or restarted) mule's grace: ``--mule-reload-mercy``, else uWSGI's 60 s."""
+        return RELOAD_MERCY if self.config.reload_mercy is None else self.config.reload_mercy
+
+    @property
+    def stop_mercy(self) -> float:
+        """The mules' grace when the stack stops: ``--mule-reload-mercy`` as uWSGI, else muletui's quick
+        :attr:`shutdown_grace`."""
+        return self.shutdown_grace if self.config.reload_mercy is None else self.config.reload_mercy
 
     def stop_mule(self, mule_id: int) -> None:
         """Stop a mule gracefully (SIGHUP, then SIGKILL after the reload mercy); it stays down."""
@@ -368,14 +392,14 @@ class Master:
             self._cancel_timer(mule)
             self._transition(mule, MuleState.STOPPED)
         elif mule.state is MuleState.RUNNING:
-            self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
+            self._terminate(mule, signal.SIGHUP, self.reload_mercy)
 
     def restart_mule(self, mule_id: int) -> None:
         """Restart a mule gracefully, or start it now if it is down or backing off."""
         mule = self._mule(mule_id)
         if mule.state is MuleState.RUNNING:
             mule.restart_after_stop = True
-            self._terminate(mule, signal.SIGHUP, self.config.reload_mercy)
+            self._terminate(mule, signal.SIGHUP, self.reload_mercy)
         elif mule.state in (MuleState.STOPPED, MuleState.BACKOFF, MuleState.FATAL):
             self._cancel_timer(mule)
             mule.quick_crashes = 0
@@ -452,20 +476,25 @@ class Master:
         """Until the stack stopped (by :meth:`stop`) or failed."""
         await self._ended.wait()
 
-    async def stop(self, cause: str = "") -> dict[str, tuple[int, int]]:
-        """Stop every mule (SIGINT, grace, SIGKILL), then the root; returns what was left queued.
+    async def stop(self, shutdown: Shutdown | str = PLAIN_STOP) -> dict[str, tuple[int, int]]:
+        """Stop every mule, then the root; returns what was left queued.
 
-        ``cause`` (e.g. ``SIGINT/SIGTERM received``) is logged first, in uWSGI's words:
-        ``SIGINT/SIGTERM received...killing workers...``. During :meth:`start` (the app still
-        importing), the root is killed at once and ``start()`` returns without forking a mule.
+        As ``shutdown`` says (:mod:`muletui.engine.shutdown`; a string is the cause of a plain
+        stop, ``SIGINT/SIGTERM received``): its first line, its signal to every mule, then
+        :attr:`stop_mercy` seconds before each mule still alive is SIGKILLed with uWSGI's
+        ``NO MERCY`` line, then its last line. During :meth:`start` (the app still importing),
+        the root is killed at once and ``start()`` returns without forking a mule.
         """
         if self._finished or self.state is StackState.STOPPING:
             await self._ended.wait()
             return self._left
         if self.state is StackState.FAILED:
             return await self._finish()
-        if cause:
-            self._log(f"{cause}...killing workers...")
+        if isinstance(shutdown, str):
+            shutdown = killing(shutdown)
+        self._shutdown = shutdown
+        if shutdown.announce:
+            self._log(shutdown.announce)
         importing = self.state is StackState.STARTING
         self.state = StackState.STOPPING
         if importing:
@@ -482,19 +511,24 @@ class Master:
                 mule.stop_requested = True
                 self._transition(mule, MuleState.STOPPING)
                 if mule.pid and self._root is not None:
-                    self._root.signal(mule.mule_id, mule.pid, signal.SIGINT)
-        await self._wait_mules_gone(self.shutdown_grace)
-        left = await self._finish()
-        return left
+                    self._root.signal(mule.mule_id, mule.pid, shutdown.mule_signal)
+        await self._wait_mules_gone(self.stop_mercy)
+        lingering = [mule for mule in self.mules.values() if mule.pid]
+        for mule in lingering:
+            self._kill_without_mercy(mule)
+        if lingering:
+            await self._wait_mules_gone(KILLED_WAIT)
+        return await self._finish(shutdown.farewell)
 
     async def _wait_mules_gone(self, timeout: float) -> None:
-        """Until every mule reported its exit, or ``timeout``; the root SIGKILLs the rest."""
+        """Until every mule reported its exit, or ``timeout``."""
         if any(m.pid for m in self.mules.values()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mules_gone.wait(), timeout)
 
-    async def _finish(self) -> dict[str, tuple[int, int]]:
-        """Close the root (it kills stragglers), collect the last output, report leftovers."""
+    async def _finish(self, farewell: str = GOODBYE) -> dict[str, tuple[int, int]]:
+        """Close the root (it kills stragglers), collect the last output, report leftovers,
+        say ``farewell``."""
         self._finished = True
         left: dict[str, tuple[int, int]] = {}
         if self._root is not None:
@@ -534,7 +568,7 @@ class Master:
             self.state = StackState.STOPPED
         for name, (count, size) in left.items():
             self._log(f"left queued in {name}: {count} message(s), {size} bytes")
-        self._log("goodbye to uWSGI.")
+        self._log(farewell)
         self._left = left
         self._publish(events.StackStopped(left_queued=left))
         self._ended.set()
