@@ -1,15 +1,16 @@
 """The master's once-a-second checks, as uWSGI's master cycle does them: mule harakiri
-(``--mule-harakiri``, ``uwsgi.set_user_harakiri``) and ``--touch-mules-reload`` files.
+(``--mule-harakiri``, ``uwsgi.set_user_harakiri``) and ``--touch-mules-reload`` files
+(:mod:`muletui.engine.touches`), the first check one cycle after the start.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from muletui.engine.touches import TouchFile, first_touched
 from muletui.ipc.stats_block import Field, StatsBlock
 
 PERIOD = 1.0  # uWSGI checks both once per master cycle (~1 s)
@@ -31,7 +32,7 @@ class Watchdog:
     def __init__(self, stats: StatsBlock, touch_files: list[str], actions: WatchdogActions) -> None:
         self._stats = stats
         self._actions = actions
-        self._mtimes = {path: _mtime(path) for path in touch_files}
+        self._touch_files = [TouchFile(path) for path in touch_files]
         self._loop = asyncio.get_running_loop()
         self._handle = self._loop.call_later(PERIOD, self._tick)
 
@@ -56,19 +57,11 @@ class Watchdog:
             self._actions.kill(mule_id)
 
     def _check_touched(self) -> None:
-        for path, seen in self._mtimes.items():
-            current = _mtime(path)
-            if current != seen:
-                self._mtimes[path] = current
-                self._actions.log(f"*** {path} has been touched... mules reload !!! ***")
-                self._actions.reload_mules()
+        touched = first_touched(self._touch_files, self._actions.log)
+        if touched is not None:
+            self._actions.log(f"*** {touched.path} has been touched... mules reload !!! ***")
+            self._actions.reload_mules()
 
     def close(self) -> None:
         self._handle.cancel()
 
-
-def _mtime(path: str) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return None
