@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+from typing import NamedTuple
 
 _PR_SET_PDEATHSIG = 1
 _CLOCK_MONOTONIC = 1  # the clock of time.monotonic()
@@ -66,33 +67,50 @@ class PeriodicTimer:
 
 
 # uWSGI's file monitor mask (core/event.c): attributes, create, delete, modify, moves.
-_IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
-_IN_CREATE, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO = 0x2, 0x4, 0x40, 0x80
+IN_CREATE, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
 UWSGI_FILE_MONITOR_MASK = (
-    _IN_ATTRIB | _IN_CREATE | _IN_DELETE | _IN_DELETE_SELF | _IN_MODIFY | _IN_MOVE_SELF | _IN_MOVED_FROM | _IN_MOVED_TO
+    _IN_ATTRIB | IN_CREATE | _IN_DELETE | _IN_DELETE_SELF | IN_MODIFY | _IN_MOVE_SELF | _IN_MOVED_FROM | _IN_MOVED_TO
 )
+IN_CLOSE_WRITE = 0x8  # a file opened for writing was closed (not in uWSGI's mask)
+IN_ISDIR = 0x40000000  # the event's subject is a directory
 _EVENT_NAMES = {
-    _IN_MODIFY: "modified", _IN_ATTRIB: "attrib", _IN_MOVED_FROM: "moved from", _IN_MOVED_TO: "moved to",
-    _IN_CREATE: "created", _IN_DELETE: "deleted", _IN_DELETE_SELF: "deleted self", _IN_MOVE_SELF: "moved self",
+    IN_MODIFY: "modified", _IN_ATTRIB: "attrib", _IN_MOVED_FROM: "moved from", _IN_MOVED_TO: "moved to",
+    IN_CREATE: "created", _IN_DELETE: "deleted", _IN_DELETE_SELF: "deleted self", _IN_MOVE_SELF: "moved self",
+    IN_CLOSE_WRITE: "closed",
 }
 _EVENT_HEADER = 16  # struct inotify_event: int wd; uint32 mask, cookie, len; then the name
 
 
-class Inotify:
-    """One inotify instance watching one path, not recursively (as uWSGI's file monitors)."""
+class InotifyEvent(NamedTuple):
+    """One event: its mask bits, and the name in a watched directory (``''``: the path itself)."""
 
-    def __init__(self, path: str) -> None:
+    mask: int
+    name: str
+
+    @property
+    def text(self) -> str:
+        """``"created name"``, ``"attrib"``..."""
+        kinds = [text for bit, text in _EVENT_NAMES.items() if self.mask & bit]
+        return " ".join(kinds) + (f" {self.name}" if self.name else "")
+
+
+class Inotify:
+    """One inotify instance watching one path, not recursively (as uWSGI's file monitors), for
+    the events of uWSGI's mask and ``extra_mask``."""
+
+    def __init__(self, path: str, extra_mask: int = 0) -> None:
         self.fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        if _libc.inotify_add_watch(self.fd, os.fsencode(path), UWSGI_FILE_MONITOR_MASK) < 0:
+        if _libc.inotify_add_watch(self.fd, os.fsencode(path), UWSGI_FILE_MONITOR_MASK | extra_mask) < 0:
             errno = ctypes.get_errno()
             os.close(self.fd)
             raise OSError(errno, os.strerror(errno), path)
 
-    def read_batch(self) -> list[str]:
-        """Everything pending, as ``"created name"`` strings; ``[]`` if nothing was."""
-        changes: list[str] = []
+    def read_batch(self) -> list[InotifyEvent]:
+        """Everything pending, in order; ``[]`` if nothing was."""
+        changes: list[InotifyEvent] = []
         while True:
             try:
                 data = os.read(self.fd, 65536)
@@ -103,8 +121,7 @@ class Inotify:
                 mask = int.from_bytes(data[offset + 4 : offset + 8], "little")
                 length = int.from_bytes(data[offset + 12 : offset + 16], "little")
                 name = data[offset + _EVENT_HEADER : offset + _EVENT_HEADER + length].rstrip(b"\0")
-                kinds = [text for bit, text in _EVENT_NAMES.items() if mask & bit]
-                changes.append(" ".join(kinds) + (f" {os.fsdecode(name)}" if name else ""))
+                changes.append(InotifyEvent(mask, os.fsdecode(name)))
                 offset += _EVENT_HEADER + length
 
     def close(self) -> None:
