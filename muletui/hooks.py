@@ -11,19 +11,13 @@ by a signal counts as a success; muletui does the same.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import os
-import signal
-import subprocess
 from collections.abc import Callable
 
 from muletui.config.stack_config import StackConfig
 from muletui.engine import events
 from muletui.engine.master import StackStartError
-from muletui.engine.output import PipeReader
-from muletui.linux import die_with_parent
+from muletui.engine.shell import ShellCommand
 
 Publish = Callable[[events.Event], None]
 
@@ -81,39 +75,8 @@ async def run_command(command: str, label: str, environment: dict[str, str] | No
     """
     where = f"({label})..." if label else f"(as uid: {os.getuid()} gid: {os.getgid()}) ..."
     publish(events.MasterLog(text=f'running "{command}" {where}'))
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
     try:
-        process = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command,
-            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=environment, cwd=cwd,
-            start_new_session=True,  # a terminal's Ctrl-C reaches the master, which stops it
-            preexec_fn=functools.partial(die_with_parent, os.getpid()),
-        )
+        shell = await ShellCommand.start(command, environment, cwd, publish)
     except OSError as error:
-        for fd in (out_r, err_r):
-            os.close(fd)
         raise StackStartError(f'running "{command}": {error.strerror}') from None
-    finally:
-        os.close(out_w)
-        os.close(err_w)
-    readers = [PipeReader(fd, _lines_to(publish, stream), lambda: None) for fd, stream in ((out_r, "out"), (err_r, "err"))]
-    try:
-        code = await process.wait()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await asyncio.shield(process.wait())
-        raise
-    finally:
-        for reader in readers:
-            reader.drain()  # what it wrote before it exited (a background child may write on: not waited for)
-            reader.close()
-    return max(code, 0)
-
-
-def _lines_to(publish: Publish, stream: str) -> Callable[[tuple[events.OutputLine, ...]], None]:
-    def on_lines(lines: tuple[events.OutputLine, ...]) -> None:
-        publish(events.OutputLines(mule_id=0, stream=stream, lines=lines, t=lines[0].t))
-
-    return on_lines
+    return max(await shell.wait(), 0)

@@ -19,6 +19,7 @@ from muletui.config.stack_config import StackConfig
 from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
+from muletui.engine.cron_commands import CronCommands
 from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
 from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader, report_event
@@ -80,6 +81,7 @@ class Master:
         self._reports: DatagramReader | None = None
         self.signals: SignalService | None = None
         self._watchdog: Watchdog | None = None
+        self._crons: CronCommands | None = None
         self._lock_fd = -1
         self._ready: asyncio.Future[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -161,13 +163,17 @@ class Master:
             self._spawn(mule)
 
     def _start_schedules(self) -> None:
-        """The command line's timers and monitors, and the once-a-second watchdog."""
+        """The command line's timers, monitors and command crons, and the once-a-second watchdog."""
         assert self.signals is not None and self._stats is not None
-        for signum, seconds in self.config.timers:
+        config = self.config
+        self._crons = CronCommands(
+            config.crons, self.signals.timers, config.environment(), config.chdir, self._publish, self._log, self._warn
+        )
+        for signum, seconds in config.timers:
             self.signals.add_timer(signum, seconds)
-        for signum, seconds in self.config.rb_timers:
+        for signum, seconds in config.rb_timers:
             self.signals.add_rb_timer(signum, seconds, 0)
-        for path, signum in self.config.fs_signals:
+        for path, signum in config.fs_signals:
             self.signals.add_file_monitor(signum, path, announce=True)
         actions = WatchdogActions(
             running_pids=lambda: {m.mule_id: m.pid for m in self.mules.values() if m.pid},
@@ -175,7 +181,7 @@ class Master:
             reload_mules=self.reload_mules,
             log=self._log,
         )
-        self._watchdog = Watchdog(self._stats, self.config.touch_mules_reload, actions)
+        self._watchdog = Watchdog(self._stats, config.touch_mules_reload, actions)
 
     def _on_report(self, data: bytes) -> None:
         """One report from a stack process: an event, or work for the signal service."""
@@ -482,8 +488,9 @@ class Master:
         As ``shutdown`` says (:mod:`muletui.engine.shutdown`; a string is the cause of a plain
         stop, ``SIGINT/SIGTERM received``): its first line, its signal to every mule, then
         :attr:`stop_mercy` seconds before each mule still alive is SIGKILLed with uWSGI's
-        ``NO MERCY`` line, then its last line. During :meth:`start` (the app still importing),
-        the root is killed at once and ``start()`` returns without forking a mule.
+        ``NO MERCY`` line, then its last line. Command crons still running are killed at once.
+        During :meth:`start` (the app still importing), the root is killed at once and
+        ``start()`` returns without forking a mule.
         """
         if self._finished or self.state is StackState.STOPPING:
             await self._ended.wait()
@@ -512,6 +519,8 @@ class Master:
                 self._transition(mule, MuleState.STOPPING)
                 if mule.pid and self._root is not None:
                     self._root.signal(mule.mule_id, mule.pid, shutdown.mule_signal)
+        if self._crons is not None:
+            await self._crons.close()
         await self._wait_mules_gone(self.stop_mercy)
         lingering = [mule for mule in self.mules.values() if mule.pid]
         for mule in lingering:
@@ -548,6 +557,8 @@ class Master:
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
         if self._watchdog is not None:
             self._watchdog.close()
+        if self._crons is not None:
+            await self._crons.close()
         if self.signals is not None:
             self.signals.drain_raised()
             await self.signals.close()

@@ -5,8 +5,9 @@ period counts from activation, expiries are precise to the kernel's wake-up (not
 loop's millisecond rounding), and periods missed while the loop was busy coalesce into one
 fire. Cron entries are matched against local time once a second and fire at most once per
 60 s, counted in whole seconds of local time as uWSGI counts them: a ``-1`` minute that first
-fired at :11 fires at :11 every minute, not at :00. The clock and local time are injectable,
-so cron is tested without waiting for minutes.
+fired at :11 fires at :11 every minute, not at :00. The same once-a-second check serves the
+command crons (:mod:`muletui.engine.cron_commands`) through :meth:`TimerService.add_cron_check`.
+The clock and local time are injectable, so cron is tested without waiting for minutes.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from dataclasses import dataclass
 from muletui.linux import PeriodicTimer
 
 Fire = Callable[["Schedule"], None]
+#: A once-a-second cron check: local time now, and the clock's time (monotonic) now.
+CronCheck = Callable[[time.struct_time, float], None]
 
 
 @dataclass
 class Schedule:
     """One timer, rb timer or cron entry, with what it did so far."""
 
-    kind: str  # "timer", "rb_timer" or "cron"
+    kind: str  # "timer", "rb_timer", "cron" (or "cron_command", not in the service's list)
     index: int  # 1-based within its kind, as listed to the user
     signum: int
     seconds: int = 0
@@ -97,6 +100,32 @@ def next_cron_fire(fields: tuple[int, int, int, int, int], second: int, last_job
     return earliest if ahead == 0 else earliest - moment.tm_sec + 60 * ahead
 
 
+def check_cron(schedule: Schedule, now: time.struct_time, mono: float) -> bool:
+    """One of uWSGI's checks of a cron entry, at local time ``now`` (``mono`` on the clock):
+    ``True`` if it fires now: its fields match and it last fired 60 s or more ago (its
+    counters are then updated). Its countdown is kept current either way."""
+    second = int(time.mktime(now))
+    fires = (schedule.last_job is None or second - schedule.last_job >= 60) and cron_matches(schedule.fields, now)
+    if fires:
+        schedule.fires += 1
+        schedule.last_fire = mono
+        schedule.last_job = second
+        schedule.next_search_at = 0.0
+    if mono >= schedule.next_search_at:
+        _find_next(schedule, second, mono)
+    return fires
+
+
+def _find_next(schedule: Schedule, second: int, mono: float) -> None:
+    """Set a cron entry's countdown to the check that will fire it; look again once that
+    is reached (or in an hour if no minute matches within the horizon)."""
+    fire = next_cron_fire(schedule.fields, second, schedule.last_job)
+    if fire is None:
+        schedule.next_at, schedule.next_search_at = None, mono + 3600
+    else:
+        schedule.next_at = schedule.next_search_at = mono + (fire - second)
+
+
 class TimerService:
     """Runs every schedule on the event loop and calls ``fire`` when one is due."""
 
@@ -113,6 +142,7 @@ class TimerService:
         self.schedules: list[Schedule] = []
         self._timerfds: dict[int, PeriodicTimer] = {}
         self._cron_tick: asyncio.TimerHandle | None = None
+        self._cron_checks: list[CronCheck] = [self._check_signal_crons]
 
     def _count(self, kind: str) -> int:
         return sum(1 for s in self.schedules if s.kind == kind)
@@ -138,6 +168,12 @@ class TimerService:
         if self._cron_tick is None:
             self.check_crons()
         return schedule
+
+    def add_cron_check(self, check: CronCheck) -> None:
+        """Have ``check`` called on every cron check from now on, the first one now."""
+        self._cron_checks.append(check)
+        if self._cron_tick is None:
+            self.check_crons()
 
     def _arm(self, schedule: Schedule, first: float) -> None:
         timer = self._timerfds[id(schedule)] = PeriodicTimer(first, schedule.seconds)
@@ -165,33 +201,19 @@ class TimerService:
             timer.close()
 
     def check_crons(self) -> None:
-        """Fire the cron entries matching local time now; re-arm at the next whole second."""
+        """Run every cron check at local time now; re-arm at the next whole second."""
+        if self._cron_tick is not None:
+            self._cron_tick.cancel()
         now, mono = self._localtime(), self._clock()
-        second = int(time.mktime(now))
-        for schedule in self.schedules:
-            if schedule.kind != "cron":
-                continue
-            due = schedule.last_job is None or second - schedule.last_job >= 60
-            if due and cron_matches(schedule.fields, now):
-                schedule.fires += 1
-                schedule.last_fire = mono
-                schedule.last_job = second
-                schedule.next_search_at = 0.0
-                self._fire(schedule)
-            if mono >= schedule.next_search_at:
-                self._find_next(schedule, second, mono)
+        for check in self._cron_checks:
+            check(now, mono)
         wall = time.time()
         self._cron_tick = self._loop.call_later(1.0 - wall % 1.0 + 0.001, self.check_crons)
 
-    @staticmethod
-    def _find_next(schedule: Schedule, second: int, mono: float) -> None:
-        """Set a cron entry's countdown to the check that will fire it; look again once that
-        is reached (or in an hour if no minute matches within the horizon)."""
-        fire = next_cron_fire(schedule.fields, second, schedule.last_job)
-        if fire is None:
-            schedule.next_at, schedule.next_search_at = None, mono + 3600
-        else:
-            schedule.next_at = schedule.next_search_at = mono + (fire - second)
+    def _check_signal_crons(self, now: time.struct_time, mono: float) -> None:
+        for schedule in self.schedules:
+            if schedule.kind == "cron" and check_cron(schedule, now, mono):
+                self._fire(schedule)
 
     def close(self) -> None:
         for schedule in self.schedules:
