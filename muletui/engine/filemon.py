@@ -34,9 +34,10 @@ from muletui.linux import (
     InotifyEvent,
 )
 
-#: The longest a change waits for its writer's close: a writer that keeps its file open fires
-#: its monitor this long after it began to write.
-SETTLE = 0.005
+#: The longest a change waits for its writer's close: a writer that keeps its file open (or a
+#: link created, which nobody closes) fires its monitor this long after its first event. Ample
+#: for a busy machine, where a ``touch`` can be descheduled for milliseconds between its events.
+SETTLE = 0.05
 
 
 @dataclass
