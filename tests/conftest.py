@@ -33,6 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long_running`` first, the rest in their order: pytest-xdist (``-n``, see
+    pyproject.toml) deals tests out in collection order, so a long test started last would keep
+    one worker busy after the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 def alive(pid: int) -> bool:
     """``True`` if ``pid`` exists and is not a zombie."""
     try:
@@ -206,6 +213,7 @@ def cli(tmp_path: Path) -> Iterator:
         roots.extend(children_of(run.process.pid))
 
     _start.track_root = _track_root  # type: ignore[attr-defined]
+    _start.track = roots.extend  # type: ignore[attr-defined]  # more pids to check (and kill) after
     yield _start
     pids = []
     for run in runs:

@@ -130,7 +130,9 @@ async def test_printed_tracebacks_show_the_users_frames_only(stack, write, tmp_p
     run = await stack(
         f"--wsgi-file={app}", "--mule", f"--mule={caller}", "--mule=brokenmod:run", f"--pythonpath={tmp_path}"
     )
-    await run.until(lambda: all(m.pid for m in run.master.mules.values()), what="3 mules")
+    # Mule 1 takes the signals. Mules 2 and 3 end or crash at once and are respawned (backing
+    # off on a busy machine), so the three are seldom up together: their own lines are awaited.
+    await run.until(lambda: run.master.mules[1].pid, what="mule 1")
     for signum in (30, 31, 34, 35):
         run.master.raise_signal(signum)
     (watched / "touched").write_text("x")

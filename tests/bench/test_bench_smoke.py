@@ -43,6 +43,7 @@ PRESENT = ["master CPU while idle (% of a core)", "console: lines lost under a f
 EXACT_COUNT = "lock exact count, 4×2,000 (final counter)"
 
 
+@pytest.mark.long_running
 @pytest.mark.timeout(120)
 def test_quick_run_produces_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

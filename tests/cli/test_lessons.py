@@ -93,6 +93,7 @@ async def check_traps_each_on_its_beat_and_again(stack):
     await run.line(deaf, 1, count=2, timeout=10)  # and deaf again: the trap repeats
 
 
+@pytest.mark.long_running
 async def test_every_lesson_runs_as_its_readme_says(stack):
     """The lessons are paced for a class (seconds per step), so they run side by side."""
     checks = [

@@ -7,10 +7,10 @@ import pty
 import re
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from conftest import ROOT, children_of, wait_gone
 
@@ -30,56 +30,74 @@ def test_ci_runs_exactly_the_readmes_test_command():
 
 
 def test_the_setup_command_ends_in_muletui_which_opens_the_console_on_the_demo(tmp_path):
+    """The console on the demo, in a real terminal, until it shows the demo's mules; then q
+    quits it, as the README says, and takes the stack with it."""
     setup = sh_blocks()[0][0]
     assert setup.endswith("pip install . && muletui")
+    assert "(q quits)" in README
     controller, terminal = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
-    console = subprocess.Popen(
-        [sys.executable, "-m", "muletui", "--duration", "6"],
+    console = subprocess.Popen(  # --duration: only a backstop, should q not quit
+        [sys.executable, "-m", "muletui", "--duration", "40"],
         stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env, start_new_session=True,
     )
     os.close(terminal)
     screen = b""
     mules: list[int] = []
+
+    def shown() -> bool:
+        text = screen.decode("utf-8", "replace")
+        return "muletui" in text and "somaro.py" in text and "RUNNING" in text
+
     try:
         deadline = time.monotonic() + 30
+        quit_at = None
         while console.poll() is None and time.monotonic() < deadline:
-            if select.select([controller], [], [], 0.2)[0]:
+            if select.select([controller], [], [], 0.1)[0]:
                 try:
                     screen += os.read(controller, 65536)
                 except OSError:
                     break
-            if not mules:
+            if len(mules) < 4:
                 roots = children_of(console.pid)
                 mules = [m for r in roots for m in children_of(r)] if roots else []
+            if quit_at is None and len(mules) == 4 and shown():
+                os.write(controller, b"q")
+                quit_at = time.monotonic()
+        assert quit_at is not None, screen.decode("utf-8", "replace")[-3000:]
         assert console.wait(10) == 0
+        assert time.monotonic() - quit_at < 20, "q did not quit: --duration ended the console"
     finally:
         if console.poll() is None:
             console.kill()
             console.wait()
         os.close(controller)
-    text = screen.decode("utf-8", "replace")
-    assert "muletui" in text and "somaro.py" in text and "RUNNING" in text
-    assert len(mules) == 4 and wait_gone(mules) == []
+    assert wait_gone(mules) == []
 
 
-def test_running_your_own_stack_commands(tmp_path, write):
+def test_running_your_own_stack_commands(cli, write, tmp_path):
+    """The three commands side by side, each until its stack is up, then stopped with Ctrl-C
+    (SIGINT): their own --duration 10 would only add waiting (test_cli checks --duration)."""
     write("app.py", "import uwsgi\nuwsgi.mule_msg('hi', 1)\n")
     write("somaro.py", "import uwsgi\nwhile True:\n    print('somaro got', uwsgi.mule_get_msg(), flush=True)\n")
     write("stack.ini", "[uwsgi]\nmule = somaro.py\nmule = true\n")
     lines = next(block for block in sh_blocks() if block[0].startswith("muletui --headless"))
     assert len(lines) == 3
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = []
     for line in lines:
         argv = shlex.split(line)[1:]
         if "--headless" not in argv:
             argv.append("--headless")
-        if "--duration" not in argv:
-            argv += ["--duration", "2"]
-        result = subprocess.run(
-            [sys.executable, "-m", "muletui", *argv], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
-        )
-        assert result.returncode == 0, (line, result.stdout, result.stderr)
-        assert "spawned uWSGI mule 1" in result.stdout
-    assert Path(tmp_path / "run.jsonl").read_text().count('"kind": "mule_spawned"') == 3
-    assert "spawned uWSGI mule 3" in Path(tmp_path / "run.log").read_text()
+        runs.append((line, cli(*argv)))
+    # what each stack shows once it is up: every mule spawned, and somaro read the app's message
+    ready = [["spawned uWSGI mule 3", r"somaro got b'hi'"], ["spawned uWSGI mule 2"], ["spawned uWSGI mule 3"]]
+    for (_line, run), patterns in zip(runs, ready, strict=True):
+        for pattern in patterns:
+            run.read_until(pattern)
+    for _line, run in runs:
+        run.process.send_signal(signal.SIGINT)
+    for line, run in runs:
+        assert run.wait(15) == 0, (line, run.output)
+        assert "spawned uWSGI mule 1" in run.output and "goodbye to uWSGI." in run.output, (line, run.output)
+    assert (tmp_path / "run.jsonl").read_text().count('"kind": "mule_spawned"') == 3
+    assert "spawned uWSGI mule 3" in (tmp_path / "run.log").read_text()

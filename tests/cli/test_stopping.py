@@ -74,6 +74,7 @@ def test_processes_forked_by_mules_stop_with_the_stack_and_do_not_slow_it(cli, w
     run.read_until(r"(forked \d+ \d+[\s\S]*){2}")
     cli.track_root(run)
     grandchildren = [int(pid) for pid in re.findall(r"forked (\d+) (\d+)", run.output) for pid in pid]
+    cli.track(grandchildren)  # killed after the test, should they outlive the stack
     assert len(grandchildren) == 4 and all(alive(pid) for pid in grandchildren)
     asked = time.monotonic()
     run.process.send_signal(signal.SIGINT)

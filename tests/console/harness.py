@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -29,11 +30,29 @@ while True:
 
 
 async def until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``predicate`` (every 50 ms) until it is true; wait on a condition, never a fixed time:
+    the suite runs in parallel (pytest-xdist), on a busy machine."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def painted(pilot, paints: int = 2, timeout: float = 10.0) -> None:
+    """Wait until the console has painted ``paints`` more times (12 a second when it keeps up)."""
+    app = pilot.app
+    target = app._paints + paints
+    await until(pilot, lambda: app._paints >= target, timeout, f"{paints} paints")
+
+
+async def ended(app: MuleConsole, timeout: float = 15.0) -> None:
+    """Wait until ``app`` quit (its stack stopped): without Pilot, which needs a screen."""
+    deadline = time.monotonic() + timeout
+    while app.is_running:
+        if time.monotonic() > deadline:
+            raise AssertionError("the console did not quit")
+        await asyncio.sleep(0.05)
 
 
 def files(tmp_path: Path) -> tuple[str, str, Path]:

@@ -11,8 +11,9 @@ import weakref
 
 import pytest
 from conftest import wait_gone
-from harness import deaf_mule, files, log_texts, until
-from textual.command import CommandList
+from harness import deaf_mule, ended, files, log_texts, painted, until
+from textual.command import CommandList, CommandPalette
+from textual.widgets.data_table import CellDoesNotExist
 
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
@@ -57,8 +58,15 @@ async def test_messages_signals_timers_and_file_monitors(console, tmp_path):
         await until(pilot, lambda: "tick" in log_texts(app), what="the timer")
         (watched / "new").write_text("x")
         await until(pilot, lambda: "fs" in log_texts(app), what="the file monitor")
-        await pilot.pause(0.2)
         timers = app.query_one(TimerTable)
+
+        def monitor_fires() -> int:
+            try:
+                return int(timers.get_cell("file_monitor1", "fires"))
+            except (CellDoesNotExist, ValueError):
+                return 0
+
+        await until(pilot, lambda: timers.row_count == 2 and monitor_fires() >= 1, what="the timers table")
         assert timers.row_count == 2
         assert int(timers.get_cell("file_monitor1", "fires")) >= 1
 
@@ -80,7 +88,7 @@ async def test_restart_kill_and_states(console, tmp_path):
         second = app.master.mules[1].pid
         await pilot.press("s", "y")
         await until(pilot, lambda: app.master.mules[1].state is MuleState.STOPPED, what="STOPPED")
-        await pilot.pause(0.4)
+        await until(pilot, lambda: str(app.query_one(MuleTable).get_cell("1", "state")) == "STOPPED", what="the row")
         assert str(app.query_one(MuleTable).get_cell("1", "state")) == "STOPPED"
         assert str(app.query_one(MuleTable).get_cell("1", "activity")) == "stopped: r starts it"
         await pilot.press("r")
@@ -97,28 +105,23 @@ async def test_log_filter_source_and_follow(console, tmp_path):
         await until(pilot, lambda: "line 399 odd" in log.texts(), what="all lines")
         await pilot.press("slash")
         await pilot.press(*"even", "enter")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: log.line_count == 200, what="the filtered log")
         assert log.line_count == 200 and all("even" in text for text in log.texts())
         assert "filter: 'even'" in log.border_subtitle
         await pilot.press("slash")
         await pilot.press("ctrl+a", "ctrl+k", "enter")  # empty filter
-        await pilot.pause(0.2)
-        assert log.line_count > 400
+        await until(pilot, lambda: log.line_count > 400, what="the whole log")
         # only mule 1, then scroll up: follow pauses and counts new lines
         await pilot.press("a")
-        await pilot.pause(0.2)
-        assert log.source == 1 and log.line_count == 400
+        await until(pilot, lambda: log.source == 1 and log.line_count == 400, what="mule 1's lines")
         log.focus()
         log.scroll_to(y=0, animate=False)
-        await pilot.pause(0.2)
-        assert not log.follow
+        await until(pilot, lambda: not log.follow, what="follow paused")
         new = (time.time(), 1, "out", "more from mule 1")
         app.model.log.add([new] * 3)  # stand-in for new output of mule 1
-        await pilot.pause(0.3)
-        assert "+3 new lines" in log.border_subtitle
+        await until(pilot, lambda: "+3 new lines" in log.border_subtitle, what="the count of new lines")
         await pilot.press("end")
-        await pilot.pause(0.2)
-        assert log.follow
+        await until(pilot, lambda: log.follow, what="follow again")
 
 
 async def test_quitting_stops_the_stack_and_reports_what_was_left(console, tmp_path):
@@ -130,7 +133,7 @@ async def test_quitting_stops_the_stack_and_reports_what_was_left(console, tmp_p
             app.master.send_message(b"never read", 1)
         app.query_one(MuleTable).focus()
         await pilot.press("q")
-        await pilot.pause(0.5)
+        await ended(app)
     assert app.return_value == {"mule 1": (3, 30)}
     assert wait_gone([root]) == []
 
@@ -156,18 +159,17 @@ async def test_every_tab_and_help_render_at_small_and_large_sizes(console, tmp_p
         await until(pilot, lambda: app.model.snapshot is not None, what="a snapshot")
         for tab in ("tab-messages", "tab-signals", "tab-timers", "tab-locks", "tab-log"):
             app.query_one("#tabs").active = tab
-            await pilot.pause(0.15)
+            await painted(pilot)
         await pilot.resize_terminal(size[0] // 2 + 20, size[1])
-        await pilot.pause(0.1)
+        await painted(pilot)
         app.theme = "textual-light"
-        await pilot.pause(0.2)
+        await painted(pilot)
         assert app.current_theme.dark is False
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
-        assert app.screen.__class__.__name__ == "HelpScreen"
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen", what="the help")
+        await painted(pilot)
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert app.screen.__class__.__name__ != "HelpScreen"
+        await until(pilot, lambda: app.screen.__class__.__name__ != "HelpScreen", what="the help gone")
 
 
 async def test_an_ended_console_can_be_collected(tmp_path):
@@ -182,7 +184,7 @@ async def test_an_ended_console_can_be_collected(tmp_path):
             await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
             pid = app.master.mules[1].pid
             await pilot.press("question_mark", "escape", "6")  # the help and the lesson tab too
-            await pilot.pause(0.2)
+            await painted(pilot)
         return weakref.ref(app), pid
 
     # In a task of its own: Textual's active-app context variable stays in that task's context.
@@ -215,7 +217,7 @@ async def test_every_key_is_in_the_command_palette_and_the_palette_drives_the_st
             assert action.action in commands or name in bases, f"no palette command for {action.keys}: {action.action}"
         first = app.master.mules[1].pid
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
         for key in "restart 1":
             await pilot.press("space" if key == " " else key)
         await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="palette hits")
@@ -227,7 +229,9 @@ async def test_events_the_console_could_not_keep_up_with_are_counted_on_screen(c
     app = console(f"--mule={deaf_mule(tmp_path)}")
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
-        await pilot.pause(0.3)  # the start-up events are folded in: the subscription is empty
+        # the start-up events are folded in: the subscription is empty
+        await until(pilot, lambda: any("spawned uWSGI mule 1" in text for text in log_texts(app)), what="start-up")
+        await painted(pilot)
         now = time.monotonic()
         line = events.OutputLines(mule_id=1, stream="out", lines=(events.OutputLine(now, time.time(), "x"),), t=now)
         for _ in range(100_000 + 250):  # one burst, faster than any consumer: the subscription is full
@@ -285,7 +289,7 @@ async def test_ctrl_c_quits_and_stops_the_stack(console, tmp_path):
         await until(pilot, lambda: app.master.mules[1].pid, what="mule 1")
         app.query_one(MuleTable).focus()
         await pilot.press("ctrl+c")
-        await pilot.pause(0.5)
+        await ended(app)
     assert app.return_value == {}  # quit through action_quit: the stack was stopped, nothing was queued
 
 

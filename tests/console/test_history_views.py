@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-from harness import deaf_mule, until
+from harness import deaf_mule, painted, until
 from rich.console import Console
-from textual.command import CommandList
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
 
 from muletui.console.hints import HintsScreen
@@ -23,7 +23,7 @@ async def test_the_fate_column_stays_in_sight_of_a_long_binary_message_at_80_col
         app.master.send_message(b"\x80\x04\x95" + bytes(range(200)), 1)  # a pickle of nothing: escapes
         table = app.query_one(MessageTable)
         await until(pilot, lambda: table.row_count == 1, what="the sent row")
-        await pilot.pause(0.2)
+        await painted(pilot)
         right_edge = 0
         for column in table.columns.values():
             right_edge += column.get_render_width(table)
@@ -41,7 +41,7 @@ async def test_the_palette_lists_every_hint_seen_with_its_count(console, tmp_pat
         app.model.hint(Trap("second", "The second trap, seen twice."))
         app.model.hint(Trap("second", "The second trap, seen twice."))
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
         for key in "hints":
             await pilot.press(key)
         await until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="palette hits")

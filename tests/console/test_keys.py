@@ -96,11 +96,11 @@ async def test_a_burst_of_keys_loses_none(console, tmp_path):
         await two_mules(console, tmp_path, pilot)
         for key in ("m", *"quick brown fox", "enter"):
             app.post_message(events.Key(key, key if len(key) == 1 else None))
-        await pilot.pause(0.5)
+        await until(pilot, lambda: sent, what="the send")
         assert [e.preview for e in sent] == ["quick brown fox"], app.query_one("#msg-text", Input).value
         for key in ("g", "1", "7"):
             app.post_message(events.Key(key, key))
-        await pilot.pause(0.3)
+        await until(pilot, lambda: len(app.query_one("#sig-number", Input).value) >= 2, what="two digits")
         assert app.query_one("#sig-number", Input).value == "17"
 
 
@@ -141,10 +141,17 @@ async def test_a_small_terminal_keeps_help_and_quit_in_sight_and_one_hint_line(c
     app, _sent = echo_stack(console, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await two_mules(console, tmp_path, pilot)
-        await pilot.pause(0.3)
-        shown = {key.key: key.region for key in app.query(FooterKey)}
+
+        def shown() -> dict:
+            return {key.key: key.region for key in app.query(FooterKey)}
+
+        def laid_out() -> bool:
+            regions = shown()
+            return all(key in regions and regions[key].width for key in ("question_mark", "q"))
+
+        await until(pilot, laid_out, what="? and q shown in the footer")
         for key in ("question_mark", "q"):
-            assert shown[key].width and shown[key].right <= 80, key
+            assert shown()[key].right <= 80, key
         assert app.query_one("#hint").styles.max_height.value == 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import until
+from harness import ended, until
 from textual.app import App, ComposeResult
 from textual.geometry import Offset
 from textual.selection import Selection
@@ -96,14 +96,13 @@ async def test_in_the_console_ctrl_c_copies_a_selected_log_line_instead_of_quitt
     app = console(f"--mule={talker}")
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.query_one(LogView)
-        await pilot.pause(0.1)
         await until(pilot, lambda: "copy me" in view.texts(), what="the line")
         index = view.texts().index("copy me")
         app.screen.selections = {view: Selection(Offset(0, index), Offset(200, index))}
         await pilot.press("ctrl+c")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.clipboard, what="the copy")
         assert app.clipboard.endswith("mule 1  │ copy me") and app.is_running
         app.screen.clear_selection()
         await pilot.press("ctrl+c")  # nothing selected: quits
-        await pilot.pause(0.5)
+        await ended(app)
         assert not app.is_running
