@@ -109,7 +109,7 @@ def run_console(plan: Plan) -> int:
         return 0
     if app.model.failure:
         print(f"muletui: {app.model.failure}", file=sys.stderr)
-        return 1
+        return app.failure_status
     for name, (count, size) in (left or {}).items():
         print(f"muletui: left queued in {name}: {count} message(s), {size} bytes")
     return 0

@@ -119,7 +119,7 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
             await session.start()
         except StackStartError as error:
             printer.notice(f"muletui: {error}")
-            status = 1
+            status = error.status
         else:
             ended = asyncio.ensure_future(session.master.wait_stopped())
             asked = asyncio.ensure_future(session.wait_stop_request())

@@ -10,12 +10,13 @@ are names for ``%(name)``, not options: they pass silently.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.limits import check_counts, check_mule_count, check_number
 from muletui.config.option_table import Option, custom_option, is_uwsgi_option, lookup, suggest
-from muletui.config.stack_config import StackConfig
+from muletui.config.stack_config import CronCommandSpec, StackConfig
 from muletui.ipc.spec import FarmSpec, MuleSpec
 
 _FALSE_WORDS = frozenset({"false", "off", "no", "0"})
@@ -137,8 +138,9 @@ def _build(entries: list[ConfigEntry]) -> Plan:
         elif key == "module":
             apps.append(("module", entry.value or ""))
         elif key == "import":
-            value = entry.value or ""
-            imports.append(("file" if value.endswith(".py") else "module", value))
+            imports.append(("import", entry.value or ""))
+        elif key == "need-app":
+            stack.need_app = _flag_value(entry)
         elif key == "pythonpath":
             stack.pythonpath.append(entry.value or "")
         elif key == "chdir":
@@ -149,6 +151,10 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             stack.mule_harakiri = int(_positive_number(entry, int))
         elif key == "touch-mules-reload":
             stack.touch_mules_reload.append(entry.value or "")
+        elif key == "exit-on-reload":
+            stack.exit_on_reload = _flag_value(entry)
+        elif key in ("cron", "unique-cron"):
+            stack.crons.append(_cron_command(entry))
         elif key == "signal-bufsize":
             stack.signal_bufsize = int(_positive_number(entry, int))
         elif key == "timer":
@@ -208,6 +214,20 @@ def _two_numbers(entry: ConfigEntry) -> tuple[int, int]:
     seconds = int(parts[1])
     check_number(entry, seconds)
     return int(parts[0]) & 0xFF, seconds
+
+
+#: uWSGI's ``sscanf(value, "%d %d %d %d %d %n")``: five integers, then the command.
+_CRON = re.compile(r"\s*([+-]?\d{1,1000})(?!\d)" * 5 + r"\s*(.*)", re.DOTALL)
+
+
+def _cron_command(entry: ConfigEntry) -> CronCommandSpec:
+    """``--cron "MIN HOUR DAY MONTH WEEKDAY COMMAND"``, read as uWSGI reads it (an empty command
+    is taken); ``invalid cron syntax`` (uWSGI's line) otherwise."""
+    match = _CRON.fullmatch(entry.value or "")
+    if match is None:
+        raise ConfigError(entry.origin, "invalid cron syntax")
+    minute, hour, day, month, weekday = (int(number) for number in match.groups()[:5])
+    return CronCommandSpec((minute, hour, day, month, weekday), match[6], unique=entry.key == "unique-cron")
 
 
 def _is_integer(text: str) -> bool:

@@ -9,18 +9,29 @@ from dataclasses import dataclass, field
 from muletui.ipc.spec import FarmSpec, MuleSpec
 
 
+@dataclass(frozen=True)
+class CronCommandSpec:
+    """``--cron "MIN HOUR DAY MONTH WEEKDAY COMMAND"`` (``unique``: ``--unique-cron``)."""
+
+    fields: tuple[int, int, int, int, int]
+    command: str
+    unique: bool = False
+
+
 @dataclass
 class StackConfig:
     """Mules, farms, the app and the few tunables the engine needs."""
 
     mules: list[MuleSpec] = field(default_factory=list)
     farms: list[FarmSpec] = field(default_factory=list)
-    app: list[tuple[str, str]] = field(default_factory=list)  # ("file" | "module", value)
+    app: list[tuple[str, str]] = field(default_factory=list)  # ("import" | "file" | "module", value)
+    need_app: bool = False  # --need-app: no app loaded stops the stack, with status 22
     pythonpath: list[str] = field(default_factory=list)
     opt: dict[str, bytes | bool] = field(default_factory=dict)  # uwsgi.opt
     numproc: int = 1
     mule_msg_size: int = 0
-    reload_mercy: float = 60.0  # --mule-reload-mercy
+    reload_mercy: float | None = None  # --mule-reload-mercy; None: not given (the master's defaults)
+    exit_on_reload: bool = False  # --exit-on-reload: a reload (SIGHUP, SIGTERM) stops the stack
     chdir: str | None = None
     locks: int = 0  # --locks N: user locks 0..N
     mule_harakiri: int = 0
@@ -29,6 +40,7 @@ class StackConfig:
     timers: list[tuple[int, int]] = field(default_factory=list)  # --timer: (signal, seconds)
     rb_timers: list[tuple[int, int]] = field(default_factory=list)  # --rbtimer
     fs_signals: list[tuple[str, int]] = field(default_factory=list)  # --fs-signal: (path, signal)
+    crons: list[CronCommandSpec] = field(default_factory=list)  # --cron, --unique-cron
     #: --env / --unenv in order: (NAME, VALUE) sets, (NAME, None) unsets.
     env: list[tuple[str, str | None]] = field(default_factory=list)
     #: --exec-asap, --exec-pre-app...: (option, shell command) in option order.

@@ -47,7 +47,11 @@ class StackState(StrEnum):
 
 
 class StackStartError(Exception):
-    """The stack could not start; ``str()`` is the one-line reason."""
+    """The stack could not start; ``str()`` is the one-line reason, ``status`` muletui's exit status."""
+
+    def __init__(self, reason: str, status: int = 1) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class Master:
@@ -211,8 +215,17 @@ class Master:
             self._ready.set_result(None)
 
     def _on_app_failed(self, reason: str) -> None:
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(StackStartError(f"the app failed to import: {reason}"))
+        """The stack root loaded no app (it printed why; ``reason`` sums it up). As uWSGI's master
+        then: with ``--need-app`` the stack stops, with uWSGI's status 22 (UWSGI_FAILED_APP_CODE);
+        else it runs without the app, saying so when one was asked for."""
+        for reader in self._pipes.get(0, ()):
+            reader.drain()  # the root's traceback and lines come before the verdict
+        if self.config.need_app:
+            self._log("*** no app loaded. GAME OVER ***")
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(StackStartError(f"{reason}, and --need-app is set", status=22))
+        elif any(kind != "import" for kind, _value in self.config.app):
+            self._log("*** no app loaded. going in full dynamic mode ***")
 
     def _on_root_exit(self, code: int) -> None:
         self._last_words(0)
