@@ -79,6 +79,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True)
         self.bus = self.session.bus
         self.user_gone = False  # the terminal or browser went away: nobody reads what is printed
+        self.failure_status = 1  # the exit status when the stack failed (22: --need-app found no app)
         self._subscription = self.bus.subscribe()
         self._paints = 0
         self._stopping = False
@@ -178,6 +179,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         except StackStartError as error:
             self.sub_title = "the stack could not start"
             self.model.failure = str(error)
+            self.failure_status = error.status
             self.notify(str(error), title="stack failed", severity="error", timeout=30)
         else:
             mules = len(self.master.mules)
@@ -220,7 +222,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def _paint(self) -> None:
         try:
             self._paint_widgets()
-        except NoMatches:  # the app is closing and its widgets are already gone
+        except (NoMatches, IndexError):  # the app is closing: its widgets (or screens) are gone
             self._painter.stop()
 
     def _paint_widgets(self) -> None:
