@@ -52,7 +52,7 @@ _logvar_in_mule = _needs_request("logvar")
 
 def get_logvar(name: str, /) -> None:
     """``None`` at app import; in a mule it needs a request (uWSGI crashes)."""
-    from muletui.stack.shim import uwsgi  # noqa: PLC0415 - the shim imports this module
+    import uwsgi  # noqa: PLC0415 - the bound shim (sys.modules["uwsgi"]), which imports this module
 
     if uwsgi.mule_id():
         _logvar_in_mule()
@@ -97,7 +97,7 @@ def metric_get(name: str, /) -> int:
 
 def register_rpc(name: str, function: Callable[..., object], argc: int = 0, /) -> bool:
     """``True`` in the master (app import); mules cannot register (uWSGI's log line, ValueError)."""
-    from muletui.stack.shim import uwsgi  # noqa: PLC0415
+    import uwsgi  # noqa: PLC0415 - the bound shim
 
     if uwsgi.mule_id():
         log("only the master and the workers can register RPC functions")
@@ -246,7 +246,7 @@ def micros() -> int:
 
 def workers() -> tuple[dict[str, object], ...]:
     """One idle record per configured worker: muletui runs no workers (pid 0)."""
-    from muletui.stack.shim import uwsgi  # noqa: PLC0415
+    import uwsgi  # noqa: PLC0415 - the bound shim
 
     return tuple(
         {

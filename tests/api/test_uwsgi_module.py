@@ -45,6 +45,7 @@ for label, call in [
     ("ready", lambda: uwsgi.ready()),
     ("suspend", lambda: uwsgi.suspend()),
     ("route", lambda: uwsgi.route("x", "y")),
+    ("register_rpc", lambda: uwsgi.register_rpc("f", print)),
     ("start_response", lambda: uwsgi.start_response("200 OK", [])),
 ]:
     show(label, call)
@@ -75,6 +76,7 @@ async def test_every_pyuwsgi_attribute_exists_and_answers_as_pyuwsgi(stack, writ
         assert said["ready"] == ("True" if mule else "None")
         assert said["suspend"] == "True"
         assert said["route"] == "-1"
+        assert said["register_rpc"] == ("EXC ValueError: unable to register rpc function" if mule else "True")
         # pyuwsgi crashes here (segmentation fault); muletui raises its request-less error
         assert said["start_response"] == "EXC SystemError: you can call uwsgi api function only from the main callable"
 
