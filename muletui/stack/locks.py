@@ -18,6 +18,7 @@ from array import array
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag, LockField
+from muletui.stack import tracebacks
 from muletui.stack.context import Context, log, warn
 from muletui.stack.signals import record_lock
 
@@ -140,7 +141,11 @@ def _report(operation: str, lock_id: int) -> None:
 
 def lock(*args: object, **kwargs: object) -> None:
     """``lock(num=0)``: take lock ``num``, waiting as long as it takes (not recursive)."""
-    lock_id = _lock_id("lock", args, kwargs)
+    try:
+        lock_id = _lock_id("lock", args, kwargs)
+    except Exception as error:  # a C function's error ends at its caller's line
+        tracebacks.strip(error)
+        raise
     state = _thread_state()
     if lock_id in state.held:
         warn(
@@ -176,7 +181,11 @@ def lock(*args: object, **kwargs: object) -> None:
 def unlock(*args: object, **kwargs: object) -> None:
     """``unlock(num=0)``: release lock ``num`` if this thread holds it; otherwise uWSGI's silent
     no-op, which still clears the recorded holder (see the module)."""
-    lock_id = _lock_id("unlock", args, kwargs)
+    try:
+        lock_id = _lock_id("unlock", args, kwargs)
+    except Exception as error:  # a C function's error ends at its caller's line
+        tracebacks.strip(error)
+        raise
     state = _thread_state()
     words = _words
     record = _record[lock_id]

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from muletui.ipc import reports
 from muletui.ipc.previews import preview_bytes
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag
-from muletui.stack import signals
+from muletui.stack import signals, tracebacks
 from muletui.stack.context import Context, log, type_name, warn
 
 RECEIVE_BUFFER = 65536  # signal-mode mules and farm_get_msg read into a buffer this size
@@ -237,6 +237,15 @@ def mule_msg(message: str | bytes, mule: object = _OMITTED, /) -> bool:
         if _words[_EVENTS] and _admit():
             _post((reports.SENT, _slot, mule, len(message), preview_bytes(message)))
         return True
+    try:
+        return _mule_msg_elsewhere(message, mule)
+    except Exception as error:  # a C function's error ends at its caller's line
+        tracebacks.strip(error)
+        raise
+
+
+def _mule_msg_elsewhere(message: object, mule: object) -> bool:
+    """:func:`mule_msg` off its fast path: the shared queue, a farm, a wrong id or argument."""
     if type(message) is not bytes:
         message = message_bytes(message, "mule_msg")
     if not _mule_count:

@@ -205,6 +205,10 @@ for label, call in [
     ("log/0", lambda: uwsgi.log()),
     ("log/type", lambda: uwsgi.log(1)),
     ("is_locked/99", lambda: uwsgi.is_locked(99)),
+    ("lock/99", lambda: uwsgi.lock(99)),
+    ("unlock/type", lambda: uwsgi.unlock("a")),
+    ("mule_msg/type", lambda: uwsgi.mule_msg(123)),
+    ("mule_msg/farm", lambda: uwsgi.mule_msg(b"x", b"nofarm")),
 ]:
     show(label, call)
 try:
@@ -254,6 +258,10 @@ async def test_uwsgi_calls_fail_as_c_functions_do(stack, write):
         "log/0": "TypeError: log() takes exactly 1 argument (0 given) @ <lambda>",
         "log/type": "TypeError: log() argument 1 must be str, not int @ <lambda>",
         "is_locked/99": "ValueError: Invalid lock number @ <lambda>",
+        "lock/99": "ValueError: Invalid lock number @ <lambda>",
+        "unlock/type": "TypeError: 'str' object cannot be interpreted as an integer @ <lambda>",
+        "mule_msg/type": "TypeError: a bytes-like object is required, not 'int' @ <lambda>",
+        "mule_msg/farm": "ValueError: unknown farm @ <lambda>",
     }
     # Caught and printed by the user: the traceback ends at the user's line.
     assert ending(run, 1, "TypeError: add_timer() takes exactly 2 arguments (1 given)")[1:-1] == [
