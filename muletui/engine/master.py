@@ -157,7 +157,7 @@ class Master:
         except StackStartError as error:
             self.state = StackState.FAILED
             self._publish(events.StackFailed(reason=str(error)))
-            await self._finish()
+            await self._finish(farewell="")  # uWSGI says goodbye only to a stack that ran
             raise
         if self.state is StackState.STOPPING:  # stop() came while the app was importing
             return
@@ -550,7 +550,7 @@ class Master:
 
     async def _finish(self, farewell: str = GOODBYE) -> dict[str, tuple[int, int]]:
         """Close the root (it kills stragglers), collect the last output, report leftovers,
-        say ``farewell``."""
+        say ``farewell`` (if any)."""
         self._finished = True
         left: dict[str, tuple[int, int]] = {}
         if self._root is not None:
@@ -592,7 +592,8 @@ class Master:
             self.state = StackState.STOPPED
         for name, (count, size) in left.items():
             self._log(f"left queued in {name}: {count} message(s), {size} bytes")
-        self._log(farewell)
+        if farewell:
+            self._log(farewell)
         self._left = left
         self._publish(events.StackStopped(left_queued=left))
         self._ended.set()

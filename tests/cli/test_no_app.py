@@ -68,7 +68,7 @@ def test_need_app_makes_it_game_over_with_status_22(cli, write):
         "*** no app loaded. GAME OVER ***",
     ]
     assert lines[-1] == "muletui: no app loaded, and --need-app is set"
-    assert "spawned uWSGI mule" not in run.output
+    assert "spawned uWSGI mule" not in run.output and "goodbye" not in run.output
     assert wait_gone([int(re.search(r"root pid (\d+)", run.output).group(1))]) == []
 
 
