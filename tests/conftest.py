@@ -128,11 +128,14 @@ async def stack(tmp_path: Path) -> AsyncIterator:
     """``await stack("--mule=x.py", ...)`` starts a real stack in this loop; stopped afterwards."""
     runs: list[StackRun] = []
 
-    async def _start(*argv: str, respawn: RespawnPolicy | None = None, detail_events: bool = False) -> StackRun:
+    async def _start(
+        *argv: str, respawn: RespawnPolicy | None = None, detail_events: bool = False, debugger: bool = False
+    ) -> StackRun:
         plan = build(parse_argv(list(argv)))
         if plan.stack.chdir is None:
             plan.stack.chdir = str(tmp_path)
         master = Master(plan.stack, respawn=respawn, detail_events=detail_events)
+        master.debugger = debugger
         run = StackRun(master)
         runs.append(run)
         await master.start()

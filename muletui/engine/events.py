@@ -284,3 +284,34 @@ class LockOperation(Event):
     mule_id: int
     operation: str
     thread: int
+
+
+@dataclass(frozen=True)
+class DebuggerStopped(Event):
+    """A mule's debugger waits at its ``(Pdb)`` prompt in ``file:line`` (``post_mortem``: after an
+    uncaught exception); the mule does nothing else until it is told to go on."""
+
+    kind: ClassVar[str] = "debugger_stopped"
+    mule_id: int
+    file: str
+    line: int
+    function: str
+    thread: str
+    post_mortem: bool = False
+
+
+@dataclass(frozen=True)
+class DebuggerResumed(Event):
+    """A mule's debugger left its prompt (``c``, ``n``…, or the mule exited)."""
+
+    kind: ClassVar[str] = "debugger_resumed"
+    mule_id: int
+
+
+@dataclass(frozen=True)
+class DebuggerOutput(Event):
+    """What a mule's debugger printed (its prompt included), for the mule's debugger pane."""
+
+    kind: ClassVar[str] = "debugger_output"
+    mule_id: int
+    text: str

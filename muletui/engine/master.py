@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from muletui.config.stack_config import StackConfig
 from muletui.engine import events
+from muletui.engine.agents import MuleAgents
 from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
 from muletui.engine.cron_commands import CronCommands
@@ -97,6 +98,8 @@ class Master:
         self._finished = False
         self._left: dict[str, tuple[int, int]] = {}  # what the stop found queued
         self._shutdown = PLAIN_STOP  # how the stop under way goes
+        self.agents = MuleAgents(self._publish)  # live stacks, evaluation, debugger prompts
+        self.debugger = False  # a front end takes the mules' (Pdb) prompts (set before start)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Master:
             opt=config.opt,
             app=tuple(config.app),
             pythonpath=tuple(config.pythonpath),
+            debugger=self.debugger,
         )
         self._ready = self._loop.create_future()
         self._root = RootProcess(
@@ -277,11 +281,13 @@ class Master:
         self._transition(mule, MuleState.STARTING)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        agent = self.agents.open(mule.mule_id)
         try:
-            self._root.fork(mule.mule_id, out_w, err_w)
+            self._root.fork(mule.mule_id, out_w, err_w, agent.fileno())
         finally:
             os.close(out_w)
             os.close(err_w)
+            agent.close()
         self._pipes[mule.mule_id] = (self._capture(mule.mule_id, "out", out_r), self._capture(mule.mule_id, "err", err_r))
 
     def _on_spawned(self, mule_id: int, pid: int) -> None:
@@ -301,6 +307,7 @@ class Master:
 
     def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
         self._last_words(mule_id)
+        self.agents.close(mule_id)
         mule = self.mules[mule_id]
         code = os.waitstatus_to_exitcode(status)
         signame = signal.Signals(-code).name if code < 0 else None
@@ -568,6 +575,7 @@ class Master:
                 self._transition(mule, MuleState.STOPPED)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
+        self.agents.close_all()
         if self._watchdog is not None:
             self._watchdog.close()
         if self._crons is not None:

@@ -82,9 +82,10 @@ class RootProcess:
         self.exit_code: int | None = None
         self._exited = asyncio.Event()
 
-    def fork(self, mule_id: int, stdout_w: int, stderr_w: int) -> None:
-        """Ask for mule ``mule_id``; the root gets its own copies of the two write ends."""
-        socket.send_fds(self.control, [pickle.dumps(("fork", mule_id))], [stdout_w, stderr_w])
+    def fork(self, mule_id: int, stdout_w: int, stderr_w: int, agent: int) -> None:
+        """Ask for mule ``mule_id``; the root gets its own copies of the two write ends and of
+        the mule's end of its agent socket."""
+        socket.send_fds(self.control, [pickle.dumps(("fork", mule_id))], [stdout_w, stderr_w, agent])
 
     def signal(self, mule_id: int, pid: int, signum: int) -> None:
         """Signal a mule through the root's pidfd for it: never hits a recycled pid."""

@@ -72,3 +72,5 @@ class StackSpec:
     pythonpath: tuple[str, ...] = ()
     report_rate: int = 10_000  # per-message reports allowed per second and process
     mule_harakiri: int = 0  # --mule-harakiri: seconds a signal handler may run in a mule
+    debugger: bool = False  # someone can take a mule's (Pdb) prompt: the console, or a terminal
+    debug_on_crash: bool = False  # --debug-on-crash: a mule's uncaught exception opens post-mortem

@@ -19,6 +19,7 @@ from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity, Field
 from muletui.stack import context as stack_context
 from muletui.stack import messaging, signals, tracebacks
+from muletui.stack.agent import MuleAgent
 from muletui.stack.context import Context, log
 
 #: uWSGI's ``end_me`` exit status for a mule told to stop by one of these signals.
@@ -51,8 +52,9 @@ def _install_signal_dispositions() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the stack root
 
 
-def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid: int) -> None:
-    """Become mule ``mule.mule_id`` in a freshly forked child of the stack root."""
+def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, agent_fd: int, root_pid: int) -> None:
+    """Become mule ``mule.mule_id`` in a freshly forked child of the stack root; its agent
+    (:mod:`muletui.stack.agent`) serves the master on ``agent_fd``."""
     linux.die_with_parent(root_pid)
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
@@ -62,6 +64,7 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, root_pid
     import uwsgi  # noqa: PLC0415 - the shim, already imported and bound by the stack root
 
     uwsgi._bind(spec, mule.mule_id)
+    MuleAgent(agent_fd, spec, mule.mule_id).start()
     status = 0
     try:
         hook = getattr(uwsgi, "post_fork_hook", None)

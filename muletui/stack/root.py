@@ -28,7 +28,7 @@ from types import ModuleType
 
 from muletui import linux
 from muletui.ipc.spec import StackSpec
-from muletui.stack import tracebacks
+from muletui.stack import breakpoints, tracebacks
 from muletui.stack.context import log
 from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
@@ -154,12 +154,12 @@ class StackRoot:
                     self._reap(key.fd)
 
     def _handle_request(self) -> bool:
-        data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_CONTROL, 2)
+        data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_CONTROL, 3)
         if not data:
             return False
         request = pickle.loads(data)
         if request[0] == "fork":
-            self._fork(request[1], fds[0], fds[1])
+            self._fork(request[1], fds[0], fds[1], fds[2])
         elif request[0] == "signal":
             _kind, _mule_id, pid, signum = request
             pidfd = self.pidfds.get(pid)
@@ -167,17 +167,18 @@ class StackRoot:
                 signal.pidfd_send_signal(pidfd, signum)
         return True
 
-    def _fork(self, mule_id: int, out_fd: int, err_fd: int) -> None:
+    def _fork(self, mule_id: int, out_fd: int, err_fd: int, agent_fd: int) -> None:
         root_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 self._close_in_child()
-                run_mule(self.spec, self.mules[mule_id], out_fd, err_fd, root_pid)
+                run_mule(self.spec, self.mules[mule_id], out_fd, err_fd, agent_fd, root_pid)
             finally:
                 os._exit(1)
         os.close(out_fd)
         os.close(err_fd)
+        os.close(agent_fd)
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (mule_id, pid)
         self.pidfds[pid] = pidfd
@@ -220,6 +221,7 @@ def main() -> None:
     import uwsgi  # noqa: PLC0415 - only importable once SHIM_DIR is on the path
 
     uwsgi._bind(spec, 0)
+    breakpoints.install()
     root = StackRoot(control, spec)
     if not _load_apps(spec):
         root.send("app_failed", "no app loaded")

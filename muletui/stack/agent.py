@@ -1,0 +1,163 @@
+"""A mule's agent: a thread that answers the master while the mule's own code runs.
+
+It shows the live stacks of the mule's threads, evaluates a line in the mule's namespace and
+carries a debugger's prompt (:mod:`muletui.stack.debugger`) to the console. It is a bare
+``_thread`` thread, asleep in ``recv`` until the master writes: it holds no GIL while idle and
+is not in ``threading.enumerate()``, which in a mule under uWSGI lists the main thread only.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import pickle
+import queue
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import muletui
+from muletui.ipc.agent_wire import MAX_DATAGRAM, EvalResult, StackFrame, Stop, ThreadStack, clip
+from muletui.ipc.spec import StackSpec
+from muletui.stack.context import log
+
+_PACKAGE_DIR = os.path.dirname(muletui.__file__)
+_INTERNAL_FILES = ("<frozen ", "<string>")
+
+current: MuleAgent | None = None  # this mule's agent, once started
+
+
+class MuleAgent:
+    """The mule's end of its agent socket and the thread that serves it."""
+
+    def __init__(self, fd: int, spec: StackSpec, mule_id: int) -> None:
+        self._socket = socket.socket(fileno=fd)
+        self._spec = spec
+        self.mule_id = mule_id
+        self.pid = os.getpid()
+        self.debugger = spec.debugger  # False: no one to debug on, breakpoints are skipped
+        self.post_mortem = spec.debug_on_crash
+        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()  # typed at the (Pdb) prompt
+        self._turn = threading.Lock()  # one thread at a time holds the debugger
+        self._holder = ""
+        self._ident = 0
+
+    def start(self) -> None:
+        global current
+        current = self
+        self._ident = _thread.start_new_thread(self._serve, ())
+
+    def send(self, *message: object) -> None:
+        """One datagram to the master; lost quietly if the master is gone (the mule then dies)."""
+        try:
+            self._socket.send(pickle.dumps(message))
+        except OSError:
+            pass
+
+    @contextmanager
+    def debugger_turn(self, stop: Stop) -> Iterator[None]:
+        """Hold the debugger for the calling thread, stopped at ``stop``, and tell the master."""
+        if not self._turn.acquire(blocking=False):
+            log(f"mule {self.mule_id}: thread {stop.thread} waits at {stop.where}: "
+                f"thread {self._holder} holds the debugger")
+            self._turn.acquire()
+        self._holder = stop.thread
+        while not self.lines.empty():  # typed before this stop: not meant for it
+            self.lines.get_nowait()
+        self.send("stopped", stop)
+        try:
+            yield
+        finally:
+            self.send("running")
+            self._turn.release()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data = self._socket.recv(MAX_DATAGRAM)
+            except OSError:
+                data = b""
+            if not data:  # the master is gone: a waiting prompt reads end of file
+                self.lines.put("")
+                return
+            kind, *args = pickle.loads(data)
+            if kind == "input":
+                self.lines.put(args[0] + "\n")
+            elif kind == "stacks":
+                self.send("reply", args[0], self.stacks())
+            elif kind == "eval":
+                # Its own thread: a slow expression must not hold up the next request.
+                _thread.start_new_thread(self._evaluate, (args[0], args[1]))
+            elif kind == "post_mortem":
+                self.post_mortem = bool(args[0])
+
+    def stacks(self) -> tuple[ThreadStack, ...]:
+        """Every thread of the mule with a Python frame, the main thread first; not the agent's."""
+        names = {thread.ident: thread.name for thread in threading.enumerate()}
+        main = threading.main_thread().ident
+        found = []
+        for ident, frame in sys._current_frames().items():
+            if ident == self._ident or ident == threading.get_ident():
+                continue
+            name = "MainThread" if ident == main else names.get(ident, f"<thread {ident}>")
+            found.append(ThreadStack(name, ident == main, _frames(frame)))
+        found.sort(key=lambda stack: not stack.main)
+        return tuple(found)
+
+    def _evaluate(self, request: int, source: str) -> None:
+        self.send("reply", request, evaluate(source, self.namespace()))
+
+    def namespace(self) -> dict[str, object]:
+        """Where a typed line runs: the script's ``__main__``, else the app's module, else ``__main__``."""
+        main = sys.modules.get("__main__")
+        mule = next((m for m in self._spec.mules if m.mule_id == self.mule_id), None)
+        if mule is not None and mule.mode == "callable":
+            module = sys.modules.get((mule.program or "").partition(":")[0])
+            if module is not None:
+                return module.__dict__
+        if mule is not None and mule.mode == "signal":
+            app = _app_module(self._spec)
+            if app is not None:
+                return app
+        return main.__dict__ if main is not None else {}
+
+
+def _app_module(spec: StackSpec) -> dict[str, object] | None:
+    from muletui.stack.root import _module_name_for_file as module_name_for_file  # noqa: PLC0415 - root imports this module
+
+    for kind, value in reversed(spec.app):
+        name = module_name_for_file(value) if kind == "file" else value.partition(":")[0]
+        if kind != "import" and name in sys.modules:
+            return sys.modules[name].__dict__
+    return None
+
+
+def _frames(frame: FrameType) -> tuple[StackFrame, ...]:
+    summaries = traceback.extract_stack(frame)
+    return tuple(
+        StackFrame(s.filename, s.lineno or 0, s.name, s.line or "", _is_internal(s.filename)) for s in summaries
+    )
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or filename.startswith(_INTERNAL_FILES)
+
+
+def evaluate(source: str, namespace: dict[str, object]) -> EvalResult:
+    """Evaluate an expression (its repr) or run a statement (``ok``) in ``namespace``."""
+    try:
+        try:
+            code = compile(source, "<prompt>", "eval")
+        except SyntaxError:
+            code = compile(source, "<prompt>", "exec")
+            exec(code, namespace)  # noqa: S102 - the console's user typed it, in their own stack
+            return EvalResult(True, "")
+        return EvalResult(True, clip(repr(eval(code, namespace))))
+    except BaseException as error:  # noqa: BLE001 - anything typed may raise anything
+        frames = [tb for tb in traceback.extract_tb(error.__traceback__) if not _is_internal(tb.filename)]
+        text = "".join(traceback.format_list(frames)) if len(frames) > 1 else ""
+        return EvalResult(False, clip(text + "".join(traceback.format_exception_only(error)).rstrip()))

@@ -1,0 +1,82 @@
+"""A mule's agent in real stacks: live stacks and evaluation while the mule runs, and
+``breakpoint()`` stopping the mule at a prompt the master drives (issue 13, engine side)."""
+
+from __future__ import annotations
+
+import pytest
+
+from muletui.engine import events
+from muletui.engine.agents import MuleGoneError
+
+SLEEPER = """
+import time
+counter = 41
+
+def nap_forever():
+    global counter
+    while True:
+        counter += 0
+        time.sleep(0.05)
+
+print("napping", flush=True)
+nap_forever()
+"""
+
+
+async def test_live_stacks_and_evaluation_while_the_mule_runs(stack, write):
+    run = await stack(f"--mule={write('sleeper.py', SLEEPER)}")
+    await run.line("^napping$", mule_id=1)
+    stacks = await run.master.agents.stacks(1)
+    main = stacks[0]
+    assert main.main and main.name == "MainThread"
+    user = [frame for frame in main.frames if not frame.internal]
+    assert [frame.function for frame in user] == ["<module>", "nap_forever"]
+    assert user[-1].source == "time.sleep(0.05)"
+    assert (await run.master.agents.evaluate(1, "counter + 1")).text == "42"
+    assert (await run.master.agents.evaluate(1, "counter = 7")).ok
+    assert (await run.master.agents.evaluate(1, "counter")).text == "7"
+    failed = await run.master.agents.evaluate(1, "1 / 0")
+    assert not failed.ok and failed.text.endswith("ZeroDivisionError: division by zero")
+    with pytest.raises(MuleGoneError):
+        await run.master.agents.stacks(2)
+
+
+BREAKS = """
+import uwsgi
+x = 42
+breakpoint()
+y = x + 1
+print("after the breakpoint", y, flush=True)
+import time
+while True:
+    time.sleep(1)
+"""
+
+
+async def test_a_breakpoint_stops_the_mule_at_a_prompt_the_master_drives(stack, write):
+    script = write("breaks.py", BREAKS)
+    run = await stack(f"--mule={script}", debugger=True)
+    await run.until(lambda: run.of(events.DebuggerStopped), what="the debugger stops")
+    stop = run.of(events.DebuggerStopped)[0]
+    assert (stop.mule_id, stop.file, stop.line, stop.function) == (1, script, 5, "<module>")
+    assert run.master.agents.stopped_at(1) is not None
+
+    def said() -> str:
+        return "".join(event.text for event in run.of(events.DebuggerOutput))
+
+    await run.until(lambda: said().endswith("(Pdb) "), what="the prompt")
+    assert "-> y = x + 1" in said()
+    assert run.master.agents.type_line(1, "p x")
+    await run.until(lambda: "42\n(Pdb) " in said(), what="p x")
+    assert run.master.agents.type_line(1, "c")
+    await run.line("^after the breakpoint 43$", mule_id=1)
+    await run.until(lambda: run.of(events.DebuggerResumed), what="resumed")
+    assert run.master.agents.stopped_at(1) is None
+    assert not run.master.agents.type_line(1, "p x")  # no prompt waits
+
+
+async def test_without_a_debugger_a_breakpoint_is_one_warning_and_the_mule_goes_on(stack, write):
+    run = await stack(f"--mule={write('breaks.py', BREAKS)}")
+    await run.line("^after the breakpoint 43$", mule_id=1)
+    warnings = [event.text for event in run.of(events.StackWarning)]
+    assert any("breaks.py:4 skipped: no terminal to debug on" in text for text in warnings), warnings
