@@ -13,12 +13,10 @@ import time
 counter = 41
 
 def nap_forever():
-    global counter
+    print("napping", flush=True)
     while True:
-        counter += 0
         time.sleep(0.05)
 
-print("napping", flush=True)
 nap_forever()
 """
 
@@ -26,10 +24,13 @@ nap_forever()
 async def test_live_stacks_and_evaluation_while_the_mule_runs(stack, write):
     run = await stack(f"--mule={write('sleeper.py', SLEEPER)}")
     await run.line("^napping$", mule_id=1)
-    stacks = await run.master.agents.stacks(1)
-    main = stacks[0]
-    assert main.main and main.name == "MainThread"
-    user = [frame for frame in main.frames if not frame.internal]
+    # The main thread sleeps nearly all the time: poll until a stack catches it asleep.
+    for _ in range(40):
+        stacks = await run.master.agents.stacks(1)
+        user = [frame for frame in stacks[0].frames if not frame.internal]
+        if user[-1].source == "time.sleep(0.05)":
+            break
+    assert stacks[0].main and stacks[0].name == "MainThread"
     assert [frame.function for frame in user] == ["<module>", "nap_forever"]
     assert user[-1].source == "time.sleep(0.05)"
     assert (await run.master.agents.evaluate(1, "counter + 1")).text == "42"
