@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 
 from muletui.engine import events
+from muletui.engine.reports import DatagramReader
 from muletui.ipc.agent_wire import MAX_DATAGRAM, EvalResult, Stop, ThreadStack
 
 
@@ -34,7 +35,7 @@ class AgentLink:
         self._pending: dict[int, asyncio.Future[object]] = {}
         self._requests = itertools.count(1)
         self.stop: Stop | None = None  # where the mule's debugger waits, if it does
-        self._loop.add_reader(self._socket.fileno(), self._on_readable)
+        self._reader = DatagramReader(sock, lambda data: self._dispatch(pickle.loads(data)), MAX_DATAGRAM)
 
     def send(self, *message: object) -> bool:
         """One datagram to the mule; ``False`` if it cannot take it (gone, or its buffer full)."""
@@ -69,28 +70,14 @@ class AgentLink:
 
     def close(self) -> None:
         """The incarnation ended: fail what waits for it and let go of the socket."""
-        if self._socket.fileno() >= 0:
-            self._loop.remove_reader(self._socket.fileno())
-            self._socket.close()
+        self._reader.close()
+        self._socket.close()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(MuleGoneError(f"mule {self.mule_id} exited"))
         if self.stop is not None:
             self.stop = None
             self._publish(events.DebuggerResumed(mule_id=self.mule_id))
-
-    def _on_readable(self) -> None:
-        while True:
-            try:
-                data = self._socket.recv(MAX_DATAGRAM)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self._loop.remove_reader(self._socket.fileno())
-                return
-            self._dispatch(pickle.loads(data))
 
     def _dispatch(self, message: tuple[object, ...]) -> None:
         kind, *args = message

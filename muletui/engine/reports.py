@@ -15,24 +15,30 @@ _BATCH = 512  # datagrams handled per wake-up, so a burst cannot starve the loop
 
 
 class DatagramReader:
-    """Reads one SOCK_SEQPACKET socket on the event loop and hands each datagram to ``handle``."""
+    """Reads one SOCK_SEQPACKET socket on the event loop and hands each datagram (of at most
+    ``size`` bytes) to ``handle``; stops reading when the peer has closed its end."""
 
-    def __init__(self, sock: socket.socket, handle: Callable[[bytes], None]) -> None:
+    def __init__(self, sock: socket.socket, handle: Callable[[bytes], None], size: int = 1 << 16) -> None:
         self._sock = sock
         self._handle = handle
+        self._size = size
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self.drain)
 
     def drain(self, limit: int = _BATCH) -> None:
         for _ in range(limit):
             try:
-                data = self._sock.recv(1 << 16)
+                data = self._sock.recv(self._size)
             except OSError:  # BlockingIOError when empty
+                return
+            if not data:  # the peer's end is closed (our senders never send an empty datagram)
+                self.close()
                 return
             self._handle(data)
 
     def close(self) -> None:
-        self._loop.remove_reader(self._sock.fileno())
+        if self._sock.fileno() >= 0:
+            self._loop.remove_reader(self._sock.fileno())
 
 
 def report_event(report: reports.Report) -> events.Event | None:

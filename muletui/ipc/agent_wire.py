@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Largest datagram either end reads; the mule cuts what it sends to fit.
-MAX_DATAGRAM = 256 * 1024
-#: Longest text (debugger output, an evaluation's answer) carried in one datagram.
-TEXT_LIMIT = 64 * 1024
+#: Largest datagram either end reads (under the socket's default 208 KiB send buffer, above
+#: which a send fails with EMSGSIZE).
+MAX_DATAGRAM = 128 * 1024
+#: Longest text (debugger output, an evaluation's answer) carried in one datagram: at most
+#: 4 bytes a character in UTF-8, with room for the pickle around it.
+TEXT_LIMIT = 24 * 1024
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class MuleAgent:
             if kind == "input":
                 self.lines.put(args[0] + "\n")
             elif kind == "stacks":
-                self.send("reply", args[0], self.stacks())
+                self.send("reply", args[0], _fitting(self.stacks()))
             elif kind == "eval":
                 # Its own thread: a slow expression must not hold up the next request.
                 _thread.start_new_thread(self._evaluate, (args[0], args[1]))
@@ -134,6 +134,16 @@ def _app_module(spec: StackSpec) -> dict[str, object] | None:
         if kind != "import" and name in sys.modules:
             return sys.modules[name].__dict__
     return None
+
+
+def _fitting(stacks: tuple[ThreadStack, ...]) -> tuple[ThreadStack, ...]:
+    """``stacks`` with their outermost frames dropped, fewer each time, until one datagram
+    holds them (a deep recursion in many threads would not fit)."""
+    depth = max((len(stack.frames) for stack in stacks), default=0)
+    while depth > 1 and len(pickle.dumps(stacks)) > MAX_DATAGRAM - 1024:
+        depth //= 2
+        stacks = tuple(ThreadStack(s.name, s.main, s.frames[-depth:]) for s in stacks)
+    return stacks
 
 
 def _frames(frame: FrameType) -> tuple[StackFrame, ...]:

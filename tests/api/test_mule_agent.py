@@ -81,3 +81,33 @@ async def test_without_a_debugger_a_breakpoint_is_one_warning_and_the_mule_goes_
     await run.line("^after the breakpoint 43$", mule_id=1)
     warnings = [event.text for event in run.of(events.StackWarning)]
     assert any("breaks.py:4 skipped: no terminal to debug on" in text for text in warnings), warnings
+
+
+DEEP = """
+import sys, threading, time
+sys.setrecursionlimit(5000)
+
+def down(n, say=False):
+    if n:
+        return down(n - 1, say)
+    if say:
+        print("deep", flush=True)
+    time.sleep(3600)
+
+for _ in range(3):
+    threading.Thread(target=down, args=(900,), daemon=True).start()
+down(900, say=True)
+"""
+
+
+async def test_stacks_too_deep_for_one_datagram_keep_their_innermost_frames(stack, write):
+    run = await stack(f"--mule={write('deep.py', DEEP)}")
+    await run.line("^deep$", mule_id=1)
+    for _ in range(40):  # until each thread is caught asleep, past its print
+        stacks = await run.master.agents.stacks(1)
+        if all(thread.frames[-1].source == "time.sleep(3600)" for thread in stacks):
+            break
+    assert len(stacks) == 4
+    for thread in stacks:
+        assert thread.frames[-1].source == "time.sleep(3600)"
+        assert 1 < len(thread.frames) < 900
