@@ -43,13 +43,24 @@ class StackSession:
     started then.
     """
 
-    def __init__(self, plan: Plan, hangup: HangUp, *, master: Master | None = None, detail_events: bool = False) -> None:
-        """``master``: an already built master on :attr:`bus` (tests pass a scripted one)."""
+    def __init__(
+        self,
+        plan: Plan,
+        hangup: HangUp,
+        *,
+        master: Master | None = None,
+        detail_events: bool = False,
+        debugger: bool = False,
+    ) -> None:
+        """``master``: an already built master on :attr:`bus` (tests pass a scripted one);
+        ``debugger``: the front end takes the mules' ``(Pdb)`` prompts (else a breakpoint is skipped
+        with a warning)."""
         self.plan = plan
         self.hangup = hangup
         self.bus = master.bus if master is not None else EventBus()
         self._detail_events = detail_events
-        self.master = master or Master(plan.stack, self.bus, detail_events=detail_events)  # before any file opens
+        self._debugger = debugger
+        self.master = master or self._new_master()  # before any file opens
         self.records: list[Recorder] = []
         try:
             if plan.run.events_file:
@@ -176,9 +187,14 @@ class StackSession:
         imports the app again (what ``R`` cannot do: a mule reload keeps the imported app)."""
         await self.master.stop(killing("restart from scratch requested"))
         await run_exit_commands(self.plan.stack, self.bus.publish)
-        self.master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
+        self.master = self._new_master()
         self._ended_before_master = False
         await self.start()
+
+    def _new_master(self) -> Master:
+        master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
+        master.debugger = self._debugger
+        return master
 
     async def close(self) -> dict[str, tuple[int, int]]:
         """Stop the stack (if it runs), end the bus, close the records; what was left queued.

@@ -76,7 +76,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.plan = plan
         self._clock = clock
         self.model = ConsoleModel(log_cap=log_cap)
-        self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True)
+        self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True, debugger=True)
         self.bus = self.session.bus
         self.user_gone = False  # the terminal or browser went away: nobody reads what is printed
         self.failure_status = 1  # the exit status when the stack failed (22: --need-app found no app)
