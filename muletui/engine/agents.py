@@ -107,13 +107,16 @@ class MuleAgents:
     def __init__(self, publish: Callable[[events.Event], None]) -> None:
         self._publish = publish
         self._links: dict[int, AgentLink] = {}
+        self._post_mortem: bool | None = None  # set at run time; None: the mules keep --debug-on-crash
 
     def open(self, mule_id: int) -> socket.socket:
         """A fresh link for mule ``mule_id``'s next incarnation; returns the mule's end, which
         the caller passes to the stack root and closes."""
         self.close(mule_id)
         master_end, mule_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._links[mule_id] = AgentLink(mule_id, master_end, self._publish)
+        link = self._links[mule_id] = AgentLink(mule_id, master_end, self._publish)
+        if self._post_mortem is not None:  # queued now, applied before the mule's program runs
+            link.send("post_mortem", self._post_mortem)
         return mule_end
 
     def close(self, mule_id: int) -> None:
@@ -124,6 +127,16 @@ class MuleAgents:
     def close_all(self) -> None:
         for mule_id in list(self._links):
             self.close(mule_id)
+
+    def set_post_mortem(self, on: bool) -> None:
+        """Whether an uncaught exception that ends a programmed mule stops it in post-mortem
+        debugging first (``--debug-on-crash`` at run time): in every running mule and those
+        spawned later (before their program runs). A running mule takes it as its agent reads
+        it: one that fails in the same instant may not have. Only mules with a front end that
+        debugs stop."""
+        self._post_mortem = on
+        for link in self._links.values():
+            link.send("post_mortem", on)
 
     def stopped_at(self, mule_id: int) -> Stop | None:
         """Where mule ``mule_id``'s debugger waits, if it does."""

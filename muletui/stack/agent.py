@@ -15,6 +15,7 @@ import queue
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from types import FrameType
 import muletui
 from muletui.ipc.agent_wire import MAX_DATAGRAM, EvalResult, StackFrame, Stop, ThreadStack, clip
 from muletui.ipc.spec import StackSpec
+from muletui.ipc.stats_block import Field
+from muletui.stack import context
 from muletui.stack.context import log
 
 _PACKAGE_DIR = os.path.dirname(muletui.__file__)
@@ -47,8 +50,17 @@ class MuleAgent:
         self._ident = 0
 
     def start(self) -> None:
+        """Serve the master from now on; what it said before the mule ran (a ``post_mortem``
+        toggle sent as the link opened) is applied first, before the mule's program can fail."""
         global current
         current = self
+        self._socket.setblocking(False)
+        try:
+            while data := self._socket.recv(MAX_DATAGRAM):
+                self._handle(data)
+        except OSError:  # BlockingIOError: nothing more queued
+            pass
+        self._socket.setblocking(True)
         self._ident = _thread.start_new_thread(self._serve, ())
 
     def send(self, *message: object) -> None:
@@ -69,9 +81,11 @@ class MuleAgent:
         while not self.lines.empty():  # typed before this stop: not meant for it
             self.lines.get_nowait()
         self.send("stopped", stop)
+        stopped = time.monotonic_ns()
         try:
             yield
         finally:
+            _extend_harakiri(time.monotonic_ns() - stopped)  # before the master sees it run again
             self.send("running")
             self._turn.release()
 
@@ -84,16 +98,19 @@ class MuleAgent:
             if not data:  # the master is gone: a waiting prompt reads end of file
                 self.lines.put("")
                 return
-            kind, *args = pickle.loads(data)
-            if kind == "input":
-                self.lines.put(args[0] + "\n")
-            elif kind == "stacks":
-                self.send("reply", args[0], _fitting(self.stacks()))
-            elif kind == "eval":
-                # Its own thread: a slow expression must not hold up the next request.
-                _thread.start_new_thread(self._evaluate, (args[0], args[1]))
-            elif kind == "post_mortem":
-                self.post_mortem = bool(args[0])
+            self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
+        kind, *args = pickle.loads(data)
+        if kind == "input":
+            self.lines.put(args[0] + "\n")
+        elif kind == "stacks":
+            self.send("reply", args[0], _fitting(self.stacks()))
+        elif kind == "eval":
+            # Its own thread: a slow expression must not hold up the next request.
+            _thread.start_new_thread(self._evaluate, (args[0], args[1]))
+        elif kind == "post_mortem":
+            self.post_mortem = bool(args[0])
 
     def stacks(self) -> tuple[ThreadStack, ...]:
         """Every thread of the mule with a Python frame, the main thread first; not the agent's."""
@@ -124,6 +141,21 @@ class MuleAgent:
             if app is not None:
                 return app
         return main.__dict__ if main is not None else {}
+
+
+def _extend_harakiri(nanoseconds: int) -> None:
+    """Push this mule's armed harakiri deadlines back by the time its debugger waited: the
+    master's watchdog spares a mule at its prompt, and the clock must not run meanwhile. The mule
+    writes them itself, as it writes all of its record: a master writing them could race the
+    handler that clears its deadline as it ends."""
+    if context.current is None:
+        return
+    words = context.current.stats.words
+    for field in (Field.HARAKIRI_AT, Field.USER_HARAKIRI_AT):
+        index = context.current.index(field)
+        deadline = words[index]
+        if deadline:
+            words[index] = deadline + nanoseconds
 
 
 def _app_module(spec: StackSpec) -> dict[str, object] | None:
