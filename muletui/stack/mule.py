@@ -17,8 +17,8 @@ from types import FrameType, ModuleType
 from muletui import linux
 from muletui.ipc.spec import MuleSpec, StackSpec
 from muletui.ipc.stats_block import Activity, Field
+from muletui.stack import agent, breakpoints, messaging, signals, tracebacks
 from muletui.stack import context as stack_context
-from muletui.stack import messaging, signals, tracebacks
 from muletui.stack.agent import MuleAgent
 from muletui.stack.context import Context, log
 
@@ -86,9 +86,35 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, agent_fd
     except BaseException as error:  # noqa: BLE001 - a mule's program may raise anything; report and die
         tracebacks.print_exception(error)
         status = 1
+        if mule.mode != "signal":
+            _post_mortem(error)
     _flush_std_streams()
     current_context().reporter.flush()
     os._exit(status)
+
+
+def _post_mortem(error: BaseException) -> None:
+    """With ``--debug-on-crash`` (or the console's toggle) and a front end that debugs, stop at
+    the frame that raised ``error`` (its traceback printed already, stripped to the user's
+    frames) until the user leaves the prompt; the mule then dies as it would have.
+
+    Not for ``BdbQuit`` (the user quit a debugger), nor for what is no ``Exception``.
+    """
+    mule_agent = agent.current
+    bdb = sys.modules.get("bdb")
+    if (
+        mule_agent is None
+        or not (mule_agent.debugger and mule_agent.post_mortem)
+        or not isinstance(error, Exception)
+        or (bdb is not None and isinstance(error, bdb.BdbQuit))
+        or error.__traceback__ is None
+    ):
+        return
+    _flush_std_streams()  # the traceback before the prompt
+    try:
+        breakpoints.open_post_mortem(error.__traceback__)
+    except Exception as failure:  # noqa: BLE001 - the mule must still end here, not return into the root
+        log(f"[muletui] post-mortem debugging failed: {failure!r}")
 
 
 def _exit_status(stop: SystemExit) -> int:
