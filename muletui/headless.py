@@ -24,6 +24,7 @@ from muletui.engine.master import StackStartError, StackState
 from muletui.engine.traps import EVENT_KINDS, TrapSpotter
 from muletui.recorders import source_name
 from muletui.session import HangUp, RecordError, StackSession
+from muletui.terminal_debugger import DEBUGGER_KINDS, TerminalDebugger
 
 _COLOURS = (36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96)
 
@@ -74,6 +75,14 @@ class Printer:
     def notice(self, text: str) -> None:
         self._emit(self._prefix(time.time(), 0, "!") + text + "\n")
 
+    def line(self, mule_id: int, text: str) -> None:
+        """One line of muletui's own about ``mule_id`` (0: the master), stamped now."""
+        self._emit(self._prefix(time.time(), mule_id, "!") + text + "\n")
+
+    def raw(self, text: str) -> None:
+        """``text`` as it is: what a mule's debugger prints, its prompt without a newline."""
+        self._emit(text)
+
     def _emit(self, text: str) -> None:
         if self.broken:
             return
@@ -89,26 +98,35 @@ class Printer:
             self._on_broken()
 
 
-async def _print_forever(subscription: Subscription, printer: Printer) -> None:
+async def _print_forever(subscription: Subscription, printer: Printer, show: Callable[[list[events.Event]], None]) -> None:
     reported = 0
     while batch := await subscription.batch():
-        printer.write(batch)
+        show(batch)
         if subscription.dropped > reported:
             printer.notice(f"muletui: {subscription.dropped - reported} events dropped by a slow stdout")
             reported = subscription.dropped
 
 
-async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
-    """Run the stack until a signal, ``--duration`` or a fatal failure; the exit status."""
+async def run_headless(plan: Plan, out: TextIO = sys.stdout, stdin: int = 0) -> int:
+    """Run the stack until a signal, ``--duration`` or a fatal failure; the exit status.
+
+    With a terminal on ``stdin``, a mule's breakpoint stops it at a ``(Pdb)`` prompt on that
+    terminal (:mod:`muletui.terminal_debugger`); without one, a breakpoint is a warning.
+    """
+    debugging = os.isatty(stdin)
     try:
-        session = StackSession(plan, HangUp.RELOAD, detail_events=bool(plan.run.events_file))
+        session = StackSession(plan, HangUp.RELOAD, detail_events=bool(plan.run.events_file), debugger=debugging)
     except RecordError as error:
         print(f"muletui: {error}", file=sys.stderr)
         return 1
     modes = {mule.mule_id: mule.mode == "signal" for mule in plan.stack.mules}
     printer = Printer(out, lambda: session.request_stop("stdout closed"), TrapSpotter(modes))
-    subscription = session.bus.subscribe(kinds=(events.OutputLines, events.MasterLog, *EVENT_KINDS))
-    printing = asyncio.create_task(_print_forever(subscription, printer))
+    kinds = (events.OutputLines, events.MasterLog, *EVENT_KINDS, *(DEBUGGER_KINDS if debugging else ()))
+    subscription = session.bus.subscribe(kinds=kinds)
+    terminal = None
+    if debugging:
+        terminal = TerminalDebugger(printer, lambda mule_id, line: session.master.agents.type_line(mule_id, line), stdin)
+    printing = asyncio.create_task(_print_forever(subscription, printer, terminal.write if terminal else printer.write))
     session.watch_process_signals()
     duration = None
     if plan.run.duration is not None:  # from the start: an app that hangs at import is stopped too
@@ -133,4 +151,6 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout) -> int:
         session.unwatch_process_signals()
         await session.close()
         await printing
+        if terminal is not None:
+            terminal.close()
     return status
