@@ -26,6 +26,15 @@ _BOOT = "import sys; sys.path.append(sys.argv[1]); from muletui.stack.root impor
 
 
 @dataclass(frozen=True)
+class ModuleFile:
+    """A module the stack root had loaded once the app was imported (reported by it)."""
+
+    name: str  # its key in sys.modules
+    file: str  # its __file__, .pyc → .py: how uWSGI's reloader names it
+    path: str  # that file's absolute path
+
+
+@dataclass(frozen=True)
 class RootCallbacks:
     """What the root reports, delivered on the event loop."""
 
@@ -37,7 +46,8 @@ class RootCallbacks:
 
 
 class RootProcess:
-    """A started stack root. ``stdout_fd``/``stderr_fd`` are the read ends of its output.
+    """A started stack root. ``stdout_fd``/``stderr_fd`` are the read ends of its output;
+    :attr:`module_files` is complete when ``ready`` is called.
 
     Construct it on the thread that lives as long as the stack (the event loop's): the root's
     ``PR_SET_PDEATHSIG`` fires when the thread that spawned it exits, not only the process.
@@ -81,6 +91,7 @@ class RootProcess:
         self._loop.add_reader(self._pidfd, self._on_exit)
         self.exit_code: int | None = None
         self._exited = asyncio.Event()
+        self.module_files: list[ModuleFile] = []  # the user's modules, for reloads (stack.root.module_files)
 
     def fork(self, mule_id: int, stdout_w: int, stderr_w: int, agent: int) -> None:
         """Ask for mule ``mule_id``; the root gets its own copies of the two write ends and of
@@ -132,6 +143,8 @@ class RootProcess:
             self._callbacks.spawned(*args)  # type: ignore[arg-type]
         elif kind == "exited":
             self._callbacks.exited(*args)  # type: ignore[arg-type]
+        elif kind == "modules":
+            self.module_files += (ModuleFile(*entry) for entry in args[0])  # type: ignore[attr-defined]
 
     def _on_exit(self) -> None:
         self._loop.remove_reader(self._pidfd)

@@ -9,23 +9,28 @@ Control protocol (pickled tuples, one per SOCK_SEQPACKET datagram):
 master → root: ``("fork", mule_id)`` with the mule's stdout and stderr write ends attached,
 ``("signal", mule_id, pid, signum)``;
 root → master: ``("app_failed", reason)`` when no app loaded (the master decides, as uWSGI's
-``--need-app`` says, whether the stack goes on), then ``("ready", pid)``; ``("spawned", mule_id,
-pid)``, ``("exited", mule_id, pid, wait_status)``.
+``--need-app`` says, whether the stack goes on), ``("modules", ((name, file, path), ...))`` (in
+as many datagrams as it takes: :func:`module_files`), then ``("ready", pid)``; ``("spawned",
+mule_id, pid)``, ``("exited", mule_id, pid, wait_status)``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import pickle
 import re
 import selectors
 import signal
+import site
 import socket
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 
+import muletui
 from muletui import linux
 from muletui.ipc.spec import StackSpec
 from muletui.stack import breakpoints, tracebacks
@@ -34,6 +39,9 @@ from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
 
 _MAX_CONTROL = 1 << 20
+#: Characters of module names and paths per datagram, beyond the entry that crosses it: the
+#: master reads 64 KiB at most, and a character is up to 4 bytes of UTF-8.
+_MODULES_PER_REPLY = 4 << 10
 
 
 def _module_name_for_file(path: str) -> str:
@@ -47,16 +55,18 @@ class AppNotLoadedError(Exception):
 
 
 def _import_file(path: str) -> ModuleType:
-    """Import ``path`` under uWSGI's module name for it; a missing file is uWSGI's one line."""
+    """Import ``path`` under uWSGI's module name for it, its ``__file__`` and its code's file
+    name ``path`` as given, as uWSGI's are (``app.py``: ``spec_from_file_location`` would make
+    it absolute); a missing file is uWSGI's one line."""
     if not os.path.isfile(path):
         raise AppNotLoadedError(f"failed to open python file {path}")
     name = _module_name_for_file(path)
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise AppNotLoadedError(f"failed to open python file {path}")
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    loader_spec = importlib.machinery.ModuleSpec(name, loader, origin=path)
+    loader_spec.has_location = True
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[name] = module
-    loader_spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
 
 
@@ -126,6 +136,53 @@ def _load_apps(spec: StackSpec) -> int:
         if kind != "import":
             log(f"unable to load app {loaded} (mountpoint='') (callable not found or import error)")
     return loaded
+
+
+def module_files() -> list[tuple[str, str, str]]:
+    """What reloads watch once the app is imported: ``(name, file, path)`` for each module in
+    ``sys.modules`` whose source exists outside Python's own directories and muletui's; ``file``
+    is its ``__file__`` as uWSGI's reloader names it (``.pyc``, ``.pyo``, ``.pyd`` lose their last
+    letter), ``path`` that file's absolute path.
+
+    uWSGI's reloader stats every module in ``sys.modules``; the standard library, site-packages
+    and the ``uwsgi`` shim are left out here: nobody edits them while a stack runs, and each of
+    their directories would cost a watch.
+    """
+    outside = tuple(
+        os.path.join(os.path.realpath(directory), "")
+        for directory in {
+            sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, site.getusersitepackages(),
+            os.path.dirname(muletui.__file__),
+        }
+    )
+    found: list[tuple[str, str, str]] = []
+    for name, module in list(sys.modules.items()):
+        try:
+            file = getattr(module, "__file__", None)
+        except Exception:  # noqa: BLE001, S112 - anything may sit in sys.modules; uWSGI skips what has no file
+            continue
+        if not isinstance(file, str):
+            continue
+        if file.endswith((".pyc", ".pyo", ".pyd")):
+            file = file[:-1]
+        path = os.path.abspath(file)
+        if os.path.isfile(path) and not os.path.realpath(path).startswith(outside):
+            found.append((name, file, path))
+    return found
+
+
+def _chunks(files: list[tuple[str, str, str]]) -> Iterator[tuple[tuple[str, str, str], ...]]:
+    """``files`` in runs that each fit one control datagram."""
+    chunk: list[tuple[str, str, str]] = []
+    size = 0
+    for entry in files:
+        if chunk and size + sum(map(len, entry)) > _MODULES_PER_REPLY:
+            yield tuple(chunk)
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += sum(map(len, entry))
+    if chunk:
+        yield tuple(chunk)
 
 
 class StackRoot:
@@ -225,6 +282,8 @@ def main() -> None:
     root = StackRoot(control, spec)
     if not _load_apps(spec):
         root.send("app_failed", "no app loaded")
+    for chunk in _chunks(module_files()):
+        root.send("modules", chunk)
     uwsgi._mark_ready()
     root.send("ready", os.getpid())
     try:
