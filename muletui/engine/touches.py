@@ -1,16 +1,16 @@
-"""``--touch-*`` files, checked as uWSGI 2.0.30 checks them (core/utils.c
-``uwsgi_check_touches``), once per master cycle.
+"""``--touch-reload`` and ``--touch-mules-reload`` files, checked as uWSGI 2.0.30 checks them
+(core/utils.c ``uwsgi_check_touches``), once per master cycle.
 
 A file counts as touched when it was removed, when it was created after the master had found
 it missing, and when its mtime changed. A file missing at the first check is logged once,
 ``unable to stat() PATH, events will be triggered as soon as the file is created``; a file
 that disappears later is not logged (its removal is a touch).
 
-Two differences, both on the side of noticing more: uWSGI takes a ``--touch-mules-reload``
-file's first mtime at its first check, about a second after the start, and compares whole
-seconds, firing only when the mtime grew; muletui takes it at the start and fires whenever the
-mtime (to the nanosecond) changed, so a touch in the first second, a second touch within the
-same second and an mtime set back (``touch -d``, ``cp -p``) count too.
+Two differences, both on the side of noticing more: uWSGI takes a touch file's first mtime at
+its first check, about a second after the start, and compares whole seconds, firing only when
+the mtime grew; muletui takes it when the stack starts (again after each reload) and fires
+whenever the mtime (to the nanosecond) changed, so a touch in the first second, a second touch
+within the same second and an mtime set back (``touch -d``, ``cp -p``) count too.
 """
 
 from __future__ import annotations
