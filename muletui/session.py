@@ -6,27 +6,52 @@ stop or a reload. The one difference between them is the hang-up: headless keeps
 meaning (SIGHUP reloads the mules); in the console SIGHUP means the terminal is gone, and the
 session stops. With ``--exit-on-reload`` a reload stops the stack instead, as uWSGI's does:
 SIGHUP (headless) and SIGTERM then end in ``uWSGI: GAME OVER (insert coin)``.
+
+The session also reloads the stack by itself, for both front ends: when a ``--touch-reload``
+file is touched, when a module the app loaded is saved (``--py-autoreload``), and, with
+``reload_on_save`` (the console), when the app or a module it loaded is saved; a saved mule
+script then restarts its mules only (:mod:`muletui.engine.reloader`). A reload is uWSGI's
+graceful one (``...gracefully killing workers...``, SIGHUP to the mules), then a new stack
+whose root imports the app again; a new stack that loads no app runs without it, as uWSGI's
+re-executed master does (``--need-app`` ends it, status 22). :meth:`wait_ended` follows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from enum import Enum
 
 from muletui.config.builder import Plan
 from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
+from muletui.engine.reloader import (
+    Reloader,
+    ReloadStack,
+    Request,
+    Watched,
+    app_files,
+    mule_scripts,
+    stack_files,
+)
 from muletui.engine.shutdown import BRUTAL_EXIT, GRACEFUL_EXIT, PLAIN_STOP, Shutdown, killing
 from muletui.hooks import run_exit_commands, run_start_commands
 from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
 
-__all__ = ["HangUp", "RecordError", "StackSession"]
+__all__ = ["HangUp", "RecordError", "StackReloads", "StackSession"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+#: uWSGI's graceful reload (SIGHUP to its master), up to where uWSGI re-executes itself (``binary
+#: reloading uWSGI...``); muletui's master stays, and starts a new stack root instead.
+RELOAD = Shutdown(
+    "...gracefully killing workers...", signal.SIGHUP, "muletui: reloading the stack: a new stack root imports the app again"
+)
 
 
 class HangUp(Enum):
@@ -34,6 +59,15 @@ class HangUp(Enum):
 
     RELOAD = "reload the mules"  # uWSGI's meaning: headless
     QUIT = "the terminal is gone"  # the console: nobody is left to look at it
+
+
+@dataclass(frozen=True)
+class StackReloads:
+    """How a front end hears of the reloads the session makes by itself (a saved file,
+    ``--touch-reload``, ``--py-autoreload``); :meth:`StackSession.restart` is not one of them."""
+
+    started: Callable[[str], None]  # why: the line the master logged for it
+    ended: Callable[[StackStartError | None], None]  # None: the new stack runs
 
 
 class StackSession:
@@ -51,22 +85,28 @@ class StackSession:
         master: Master | None = None,
         detail_events: bool = False,
         debugger: bool = False,
+        reload_on_save: bool = False,
+        reloads: StackReloads | None = None,
     ) -> None:
         """``master``: an already built master on :attr:`bus` (tests pass a scripted one);
         ``debugger``: the front end takes the mules' ``(Pdb)`` prompts (else a breakpoint is skipped
-        with a warning)."""
+        with a warning); ``reload_on_save``: saving a mule script restarts its mules, saving the
+        app or a module it loaded reloads the stack; ``reloads``: told of each such reload."""
         self.plan = plan
         self.hangup = hangup
         self.bus = master.bus if master is not None else EventBus()
         self._detail_events = detail_events
         self._debugger = debugger
+        self._reload_on_save = reload_on_save
+        self._reloads = reloads
         self.master = master or self._new_master()  # before any file opens
+        self.master.reload_stack = self._touch_reload
         self.records: list[Recorder] = []
         try:
             if plan.run.events_file:
-                self.records.append(EventsWriter(plan.run.events_file, self._record_failed))
+                self.records.append(EventsWriter(plan.run.events_file, self._warn))
             if plan.run.log_file:
-                self.records.append(LogFileWriter(plan.run.log_file, self._record_failed))
+                self.records.append(LogFileWriter(plan.run.log_file, self._warn))
         except RecordError:
             self._close_records()
             raise
@@ -74,6 +114,15 @@ class StackSession:
             self.bus.add_sink(record)
         self.shutdown = PLAIN_STOP  # how the stop asked for goes (the first request's)
         self._stop_requested = asyncio.Event()
+        self._halted = asyncio.Event()  # a stop asked for, or closing: no stack starts any more
+        self._reloader: Reloader | None = None
+        self._seen_app_files: dict[str, str] = {}  # reload on save: every app file loaded in this session
+        self._uwsgi_watched: frozenset[str] = frozenset()  # what --py-autoreload watches in this stack
+        self._replaced = asyncio.Event()  # no reload or restart is replacing the stack
+        self._replaced.set()
+        self._reload_again = ""  # why a reload was asked for while the stack was being replaced
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_failure: StackStartError | None = None
         self._closing: asyncio.Future[dict[str, tuple[int, int]]] | None = None
         self._watching = False
         self._config_shown = False
@@ -117,6 +166,7 @@ class StackSession:
         if not self._stop_requested.is_set():
             self.shutdown = shutdown
             self._stop_requested.set()
+            self._halted.set()
 
     def request_reload(self, cause: str = "") -> None:
         """Reload every mule (uWSGI's SIGHUP), if the stack is running; with ``--exit-on-reload``,
@@ -128,6 +178,24 @@ class StackSession:
 
     async def wait_stop_request(self) -> None:
         await self._stop_requested.wait()
+
+    async def wait_ended(self) -> None:
+        """Until a stop is asked for or the stack ends by itself; a reload the session makes is
+        followed to the new stack.
+
+        Raises :class:`~muletui.engine.master.StackStartError` when a reload's new stack could
+        not start (uWSGI's re-executed master exits then).
+        """
+        while not self._stop_requested.is_set():
+            if self._reload_failure is not None:
+                raise self._reload_failure
+            if not self._replaced.is_set():
+                await _first(self._replaced.wait(), self._stop_requested.wait())
+            else:
+                master = self.master
+                await _first(master.wait_stopped(), self._stop_requested.wait())
+                if master is self.master and self._replaced.is_set():
+                    return
 
     @property
     def stop_requested(self) -> bool:
@@ -144,9 +212,13 @@ class StackSession:
 
         Raises :class:`~muletui.engine.master.StackStartError` when the stack cannot start.
         """
+        await self._start()
+        self._stack_up()
+
+    async def _start(self) -> None:
         self._show_config_output()
         starting = asyncio.ensure_future(self._start_stack())
-        asked = asyncio.ensure_future(self._stop_requested.wait())
+        asked = asyncio.ensure_future(self._halted.wait())
         try:
             await asyncio.wait((starting, asked), return_when=asyncio.FIRST_COMPLETED)
             if not starting.done() and self.master.state is StackState.NEW:  # a hook command runs
@@ -184,17 +256,118 @@ class StackSession:
 
     async def restart(self) -> None:
         """Stop the stack, then start a new one on the same bus and records: a fresh stack root
-        imports the app again (what ``R`` cannot do: a mule reload keeps the imported app)."""
-        await self.master.stop(killing("restart from scratch requested"))
-        await run_exit_commands(self.plan.stack, self.bus.publish)
+        imports the app again (what ``R`` cannot do: a mule reload keeps the imported app). A
+        reload under way ends first."""
+        while not self._replaced.is_set():
+            await self._replaced.wait()
+        self._replaced.clear()
+        try:
+            await self._replace(killing("restart from scratch requested"), exit_commands=True)
+        finally:
+            self._replacement_over()
+
+    async def _replace(self, shutdown: Shutdown, *, exit_commands: bool) -> None:
+        """Stop the stack as ``shutdown`` says, then start a new one (unless a stop was asked for
+        meanwhile). Raises :class:`StackStartError` when the new one cannot start."""
+        await self.master.stop(shutdown)
+        if self._halted.is_set():
+            return
+        if exit_commands:
+            await run_exit_commands(self.plan.stack, self.bus.publish)
         self.master = self._new_master()
         self._ended_before_master = False
-        await self.start()
+        await self._start()
+        if shutdown is RELOAD and self.master.state is StackState.RUNNING:
+            self._log(f"gracefully (RE)spawned uWSGI master process (pid: {os.getpid()})")
+        self._stack_up()
+
+    def _replacement_over(self) -> None:
+        """The stack is replaced: a reload asked for meanwhile runs now."""
+        self._replaced.set()
+        again, self._reload_again = self._reload_again, ""
+        if again:
+            self._reload_stack(again)
 
     def _new_master(self) -> Master:
         master = Master(self.plan.stack, self.bus, detail_events=self._detail_events)
         master.debugger = self._debugger
+        master.reload_stack = self._touch_reload
         return master
+
+    # -- reloads the session makes ----------------------------------------------------------
+
+    def _stack_up(self) -> None:
+        """A stack started: the auto-reloader's line (uWSGI's worker 1 logs it at every start),
+        and the files this stack loaded are watched from now on."""
+        if self.master.state is not StackState.RUNNING:
+            return
+        config = self.plan.stack
+        if config.py_autoreload:
+            self._log("Python auto-reloader enabled")
+        if not (config.py_autoreload or self._reload_on_save):
+            return  # as uWSGI: nothing is watched
+        modules = stack_files(self.master.module_files, config.py_autoreload_ignore)
+        self._uwsgi_watched = frozenset(modules) if config.py_autoreload else frozenset()
+        if self._reload_on_save:
+            # Kept across reloads: a module whose import failed is out of sys.modules, and
+            # saving its fix must reload again (uWSGI's reloader loses it, see the README).
+            self._seen_app_files |= app_files(config.app, config.chdir) | modules
+            watched = Watched(dict(self._seen_app_files), mule_scripts(config.mules, config.chdir))
+        else:
+            watched = Watched(modules)
+        if self._reloader is None:
+            self._reloader = Reloader(self._on_saved, self._warn)
+        self._reloader.watch(watched)
+
+    def _on_saved(self, request: Request) -> None:
+        """One batch of saves: the master's line for it, then the restart or the reload."""
+        if self._halted.is_set():
+            return
+        if isinstance(request, ReloadStack):
+            if request.path in self._uwsgi_watched:
+                self._log(f"[uwsgi-python-reloader] module/file {request.file} has been modified")
+                self._reload_stack("a module was modified", uwsgi=True)
+            else:
+                self._log(f"muletui: {request.file} saved: reloading the stack (the app is imported again)")
+                self._reload_stack(f"{request.file} saved")
+        elif self._replaced.is_set() and self.master.state is StackState.RUNNING:
+            many = "s" * (len(request.mule_ids) > 1)
+            ids = ", ".join(str(mule_id) for mule_id in request.mule_ids)
+            self._log(f"muletui: {', '.join(request.scripts)} saved: restarting mule{many} {ids}")
+            for mule_id in request.mule_ids:
+                self.master.restart_mule(mule_id)
+
+    def _touch_reload(self) -> None:
+        """A ``--touch-reload`` file was touched (the master logged it)."""
+        self._reload_stack("a --touch-reload file was touched", uwsgi=True)
+
+    def _reload_stack(self, why: str, *, uwsgi: bool = False) -> None:
+        """Reload the whole stack; with ``--exit-on-reload``, a reload of uWSGI's (``uwsgi``)
+        stops it instead, as uWSGI's does. Asked for while the stack is being replaced, it runs
+        once that is over."""
+        if self._halted.is_set():
+            return
+        if uwsgi and self.plan.stack.exit_on_reload:
+            self._request(GRACEFUL_EXIT)
+        elif not self._replaced.is_set():
+            self._reload_again = why
+        else:
+            self._replaced.clear()
+            self._reload_task = asyncio.ensure_future(self._reload(why))
+
+    async def _reload(self, why: str) -> None:
+        error: StackStartError | None = None
+        if self._reloads is not None:
+            self._reloads.started(why)
+        try:
+            await self._replace(RELOAD, exit_commands=False)
+        except StackStartError as failure:
+            error = failure
+        finally:
+            self._reload_failure = error
+            if self._reloads is not None:
+                self._reloads.ended(error)
+            self._replacement_over()
 
     async def close(self) -> dict[str, tuple[int, int]]:
         """Stop the stack (if it runs), end the bus, close the records; what was left queued.
@@ -203,11 +376,16 @@ class StackSession:
         caller waits for that one to end.
         """
         if self._closing is None:
+            self._halted.set()
             self._closing = asyncio.ensure_future(self._close())
         return await asyncio.shield(self._closing)
 
     async def _close(self) -> dict[str, tuple[int, int]]:
         left: dict[str, tuple[int, int]] = {}
+        if self._reloader is not None:
+            await self._reloader.close()
+        if self._reload_task is not None:
+            await self._reload_task  # ends soon: no new stack starts once halted
         if not self._ended_before_master:  # as uWSGI, which exits there: nothing ran to stop
             left = await self.master.stop(self.shutdown)
             await run_exit_commands(self.plan.stack, self.bus.publish)
@@ -215,11 +393,24 @@ class StackSession:
         self._close_records()
         return left
 
-    # -- records ---------------------------------------------------------------------------
+    # -- records and lines -------------------------------------------------------------------
 
-    def _record_failed(self, text: str) -> None:
+    def _log(self, text: str) -> None:
+        self.bus.publish(events.MasterLog(text=text))
+
+    def _warn(self, text: str) -> None:
         self.bus.publish(events.StackWarning(text=text))
 
     def _close_records(self) -> None:
         for record in self.records:
             record.close()
+
+
+async def _first(*waits: Coroutine[object, object, object]) -> None:
+    """Until the first of ``waits`` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
