@@ -153,6 +153,8 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             stack.touch_mules_reload.append(entry.value or "")
         elif key == "exit-on-reload":
             stack.exit_on_reload = _flag_value(entry)
+        elif key == "debug-on-crash":
+            stack.debug_on_crash = _flag_value(entry)
         elif key in ("cron", "unique-cron"):
             stack.crons.append(_cron_command(entry))
         elif key == "signal-bufsize":

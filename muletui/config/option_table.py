@@ -155,6 +155,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("duration", _V, "muletui", "stop the stack after S seconds", "S", own=True),
     Option("log-file", _V, "muletui", "append every captured line to PATH", "PATH", own=True),
     Option("events", _V, "muletui", "write every event as a JSON line to PATH", "PATH", own=True),
+    Option("debug-on-crash", _F, "muletui", "a programmed mule's uncaught exception stops it in pdb (post-mortem)",
+           own=True),
     Option("serve", _O, "muletui", "serve the console to browsers (default 127.0.0.1:8000)", "[=HOST:PORT]", own=True),
     Option("serve-sessions", _V, "muletui", "with --serve: most browser sessions at once (default 40)", "N", own=True),
     Option("version", _F, "muletui", "print the version and exit", own=True),

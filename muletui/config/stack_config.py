@@ -32,6 +32,7 @@ class StackConfig:
     mule_msg_size: int = 0
     reload_mercy: float | None = None  # --mule-reload-mercy; None: not given (the master's defaults)
     exit_on_reload: bool = False  # --exit-on-reload: a reload (SIGHUP, SIGTERM) stops the stack
+    debug_on_crash: bool = False  # --debug-on-crash: a programmed mule's uncaught exception opens pdb
     chdir: str | None = None
     locks: int = 0  # --locks N: user locks 0..N
     mule_harakiri: int = 0

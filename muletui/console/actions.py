@@ -83,6 +83,15 @@ ACTIONS: tuple[ConsoleAction, ...] = (
                   palette="log: all mules or the selected one"),
     ConsoleAction("slash", "filter_log", "Filter", "Filter the log: Enter applies, an empty filter clears.",
                   palette="log: filter"),
+    ConsoleAction("w", "where", "Where", "Live stack of every thread of the selected mule, without stopping it.",
+                  own_help_row=False),
+    ConsoleAction("e", "evaluate", "Eval", "Python prompt in the selected mule's namespace, while the mule runs.",
+                  own_help_row=False),
+    ConsoleAction("d", "debug", "Debug", "Back to the debugger pane of a mule stopped at a breakpoint.",
+                  palette="debug: back to a stopped mule's (Pdb) pane", own_help_row=False),
+    ConsoleAction("D", "toggle_post_mortem", "Post-mortem",
+                  "Debug on crash: a programmed mule's uncaught exception stops it in a post-mortem pane (on/off).",
+                  palette="debug: post-mortem on crash (on/off)", footer=False, own_help_row=False),
     ConsoleAction("f,end", "follow", "Follow", "Follow the newest lines again (scrolling up pauses).",
                   palette="log: follow the newest lines", footer=False),
     ConsoleAction("t", "toggle_time", "Time", "Show or hide the time of each log line.",
@@ -109,6 +118,8 @@ MORE_HELP: tuple[tuple[str, str], ...] = (
     ("Tab / Shift+Tab", "Move between the mule table, the tabs and the log or form."),
     ("↑ ↓ / mouse", "Select a mule: click its row. Click a tab; the wheel scrolls the log."),
     ("← → / drag", "In the log: scroll long lines sideways; drag or double-click selects, Ctrl+C copies."),
+    ("w e d D", "Debug the selected mule: w its live stacks, e a Python prompt in it, d back to its (Pdb) "
+                + "pane, D post-mortem on crash."),
 )
 
 #: Actions of plain-character keys: off while a form control has focus, where keys are typing.

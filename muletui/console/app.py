@@ -42,11 +42,14 @@ from muletui.console.actions import TYPING_ACTIONS, bindings
 from muletui.console.collector import SurvivorFreezer
 from muletui.console.commands import StackCommands
 from muletui.console.confirm import ConfirmScreen
+from muletui.console.debug_pane import DebugPane, pane_id
 from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
 from muletui.console.help import HelpScreen
+from muletui.console.inspect_screens import EVAL_TIMEOUT, EvalScreen, StacksScreen
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
+from muletui.engine import events as engine_events
 from muletui.engine.master import Master, StackStartError, StackState
 from muletui.lessons import lesson_for_plan
 from muletui.session import HangUp, StackSession
@@ -86,6 +89,12 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._collector = SurvivorFreezer()
         self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
+        self._debug_panes: dict[int, DebugPane] = {}  # by mule id: every mule that stopped at a prompt
+        self._post_mortem = plan.stack.debug_on_crash  # debug on crash (D toggles it)
+        self._tab_before_debugging = "tab-log"  # where Escape from a debugger pane goes back to
+        self._pdb_history: dict[int, list[str]] = {}
+        self._eval_transcripts: dict[int, list[str]] = {}
+        self._eval_history: dict[int, list[str]] = {}
 
     @property
     def master(self) -> Master:
@@ -168,6 +177,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         while batch := await self._subscription.batch():
             self.model.apply(batch)
             self.model.log.events_lost = self._subscription.dropped
+            await self._follow_debuggers(batch)
 
     @work(exclusive=True, group="stack")
     async def _run_stack(self, restart: bool = False) -> None:
@@ -231,7 +241,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self.model.observe(self.master.snapshot())
         snapshot = self.model.snapshot
         if snapshot is not None:
-            self._main.query_one(MuleTable).paint(snapshot)
+            self._main.query_one(MuleTable).paint(snapshot, self.model.debugging)
         active = self._main.query_one(TabbedContent).active
         if active == "tab-log":
             self._main.query_one(LogView).sync()
@@ -437,6 +447,110 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.master.raise_signal(signum)
         self.notify(self.signal_preview(signum), title="raised", timeout=3)
 
+    # -- debugging -------------------------------------------------------------------------
+
+    async def _follow_debuggers(self, batch: list[engine_events.Event]) -> None:
+        """Open a mule's debugger pane when it stops, and carry what its debugger says there."""
+        for event in batch:
+            if isinstance(event, engine_events.DebuggerStopped):
+                await self._debugger_stopped(event)
+            elif isinstance(event, engine_events.DebuggerOutput):
+                (await self._debug_pane(event.mule_id)).transcript.say(event.text)
+            elif isinstance(event, engine_events.DebuggerResumed) and event.mule_id in self._debug_panes:
+                self._debug_panes[event.mule_id].resumed()
+            elif isinstance(event, engine_events.MuleExited) and event.mule_id in self._debug_panes:
+                how = f"killed by {event.signal}" if event.signal else f"exit {event.code}"
+                self._debug_panes[event.mule_id].transcript.say(f"\n--- mule {event.mule_id} (pid {event.pid}) ended: {how} ---\n")
+
+    async def _debug_pane(self, mule_id: int) -> DebugPane:
+        """Mule ``mule_id``'s pane, added to the tabs the first time it is needed."""
+        pane = self._debug_panes.get(mule_id)
+        if pane is None:
+            base_dir = self.plan.stack.chdir or str(Path.cwd())
+            pane = self._debug_panes[mule_id] = DebugPane(mule_id, base_dir, self._pdb_history.setdefault(mule_id, []))
+            await self._main.query_one(TabbedContent).add_pane(pane)
+        return pane
+
+    async def _debugger_stopped(self, stop: engine_events.DebuggerStopped) -> None:
+        """Show where the mule stopped; bring its pane up and focused, unless the user is busy
+        elsewhere (typing in a form, a dialog open): then say so, and ``d`` brings it."""
+        pane = await self._debug_pane(stop.mule_id)
+        pane.stopped(stop, harakiri=bool(self.plan.stack.mule_harakiri))
+        focused = self._main.focused
+        if pane.prompt is focused:
+            return
+        if self.screen is not self._main or self._in_form():
+            self.notify(f"mule {stop.mule_id} stopped at {stop.file}:{stop.line}: d opens its debugger",
+                        title="breakpoint", timeout=8)
+            return
+        self._show_debug_pane(pane)
+
+    def _show_debug_pane(self, pane: DebugPane) -> None:
+        tabs = self._main.query_one(TabbedContent)
+        if not tabs.active.startswith("tab-debug-"):
+            self._tab_before_debugging = tabs.active
+        tabs.active = pane_id(pane.mule_id)
+        self._focus_now(pane.prompt)
+
+    def action_debug(self, mule_id: int | None = None) -> None:
+        """Back to a debugger pane: the selected mule's, else the first mule stopped at a prompt."""
+        chosen = mule_id if mule_id is not None else self.selected_mule()
+        if chosen not in self._debug_panes or chosen not in self.model.debugging:
+            stopped = sorted(self.model.debugging)
+            chosen = stopped[0] if stopped else chosen
+        pane = self._debug_panes.get(chosen) if chosen is not None else None
+        if pane is None:
+            self.notify("no mule is at a breakpoint: breakpoint() in a mule's code stops it here", timeout=4)
+            return
+        self._show_debug_pane(pane)
+
+    @on(Input.Submitted, ".debug-prompt")
+    def _send_to_debugger(self, event: Input.Submitted) -> None:
+        pane = next(node for node in event.input.ancestors if isinstance(node, DebugPane))
+        line = event.value
+        pane.prompt.remember(line)
+        pane.prompt.value = ""
+        if self.master.agents.type_line(pane.mule_id, line):
+            pane.transcript.say(line + "\n")
+        else:
+            pane.transcript.say(f"\n(mule {pane.mule_id} is not at its prompt: it runs)\n")
+
+    def action_where(self, mule_id: int | None = None) -> None:
+        """The live stacks of a mule's threads, taken without stopping it."""
+        chosen = self._running_mule(mule_id)
+        if chosen is not None:
+            self.push_screen(StacksScreen(chosen, lambda: self.master.agents.stacks(chosen)))
+
+    def action_evaluate(self, mule_id: int | None = None) -> None:
+        """A Python prompt in a mule's namespace, while it runs."""
+        chosen = self._running_mule(mule_id)
+        if chosen is None:
+            return
+        spec = next(m for m in self.plan.stack.mules if m.mule_id == chosen)
+        where = {"script": f"__main__ of {spec.program}", "callable": f"the module of {spec.program}"}.get(
+            spec.mode, "the app's module"
+        )
+        self.push_screen(EvalScreen(
+            chosen, where, lambda source: self.master.agents.evaluate(chosen, source, EVAL_TIMEOUT),
+            self._eval_transcripts.setdefault(chosen, []), self._eval_history.setdefault(chosen, []),
+        ))
+
+    def action_toggle_post_mortem(self) -> None:
+        """Turn debug-on-crash on or off for every mule, from now on."""
+        self._post_mortem = not self._post_mortem
+        self.master.agents.set_post_mortem(self._post_mortem)
+        state = "on: a programmed mule's uncaught exception stops it in a post-mortem pane" if self._post_mortem else "off"
+        self.notify(f"debug on crash {state}", timeout=4)
+
+    def _running_mule(self, mule_id: int | None) -> int | None:
+        """``mule_id`` (``None``: the selected mule) if it has a running process, else say why not."""
+        chosen = mule_id if mule_id is not None else self.selected_mule()
+        mule = self.master.mules.get(chosen) if chosen is not None else None
+        if mule is None or not mule.pid or self.master.state is not StackState.RUNNING:
+            self.notify(f"mule {chosen} is not running" if chosen else "no running stack", severity="warning")
+            return None
+        return chosen
+
     # -- focus -----------------------------------------------------------------------------
 
     def _focus_now(self, widget: Widget) -> None:
@@ -470,6 +584,9 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         if self.focused is box:
             box.value = self._main.query_one(LogView).filter_text
         box.display = bool(box.value)
+        tabs = self._main.query_one(TabbedContent)
+        if tabs.active.startswith("tab-debug-"):  # the mule stays stopped; d comes back
+            tabs.active = self._tab_before_debugging
         self._focus_now(self._main.query_one(MuleTable))
 
     def action_tab(self, pane: str) -> None:

@@ -47,6 +47,13 @@ class StackCommands(Provider):
             commands.append(
                 (f"message: send to mule {mule_id}", partial(app.action_compose_message, mule_id), "m: open the composer")
             )
+            commands.append((f"mule: where is mule {mule_id}", partial(app.action_where, mule_id),
+                             "w: the live stack of each of its threads"))
+            commands.append((f"mule: evaluate in mule {mule_id}", partial(app.action_evaluate, mule_id),
+                             "e: a Python prompt in its namespace"))
+            if mule_id in app.model.debugging:
+                commands.append((f"mule: debug mule {mule_id}", partial(app.action_debug, mule_id),
+                                 "d: its debugger pane (it waits at a breakpoint)"))
         commands.append(("message: send to any mule", partial(app.action_compose_message, 0), "the shared queue"))
         for farm in app.plan.stack.farms:
             commands.append(

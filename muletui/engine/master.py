@@ -112,6 +112,8 @@ class Master:
         self.state = StackState.STARTING
         config = self.config
         self._publish(events.StackStarting(mules=len(self.mules), farms=tuple(f.name for f in config.farms)))
+        if config.debug_on_crash and not self.debugger:
+            self._warn("--debug-on-crash needs the console or a terminal on stdin")
         for farm in config.farms:
             members = ",".join(str(m) for m in farm.members)
             self._log(f"created farm {farm.index} name: {farm.name} mules:{members}")
@@ -146,6 +148,7 @@ class Master:
             app=tuple(config.app),
             pythonpath=tuple(config.pythonpath),
             debugger=self.debugger,
+            debug_on_crash=config.debug_on_crash,
         )
         self._ready = self._loop.create_future()
         self._root = RootProcess(
@@ -188,6 +191,7 @@ class Master:
             kill=self.kill_mule,
             reload_mules=self.reload_mules,
             log=self._log,
+            agents=self.agents,
         )
         self._watchdog = Watchdog(self._stats, config.touch_mules_reload, actions)
 

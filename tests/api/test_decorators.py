@@ -390,7 +390,9 @@ async def test_harakiri_kills_a_mule_whose_function_overruns(stack, write):
     await run.line(r"^OOOPS mule 1 ", mule_id=0, timeout=5)
     log = stream(run, 0, "log")
     harakiri = log.index(f"*** HARAKIRI ON MULE 1 (pid: {pid}) ***")
-    assert log[harakiri + 1] == f"OOOPS mule 1 (pid: {pid}) crippled...trying respawn..."
+    dump = log[harakiri + 1 : log.index(f"OOOPS mule 1 (pid: {pid}) crippled...trying respawn...")]
+    assert dump[0] == "*** uWSGI Python tracebacker output ***"  # muletui's addition: the stack
+    assert any("function = slow line = time.sleep" in line for line in dump), dump
     await run.line("^mule 2 outlived", mule_id=2)
     assert "slow starts" in run.texts(1) and "slow ends" not in run.texts(1)
     assert stream(run, 2, "out") == ["quick -> done", "mule 2 outlived its harakiri"]

@@ -6,8 +6,10 @@ Every table keeps its rows keyed, updates cells in place, and never reads a sock
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from rich.text import Text
 from textual.cache import LRUCache
@@ -16,6 +18,7 @@ from textual.widgets import DataTable
 from muletui.console.messages import MessageRecord
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import source_colour
+from muletui.engine.events import DebuggerStopped
 from muletui.engine.filemon import FileMonitor
 from muletui.engine.lifecycle import MuleState
 from muletui.engine.signals import SignalEntry
@@ -31,6 +34,7 @@ STATE_STYLE = {
     MuleState.STOPPED: "dim",
     MuleState.FATAL: "bold red reverse",
 }
+NOBODY_DEBUGGING: Mapping[int, DebuggerStopped] = MappingProxyType({})
 FLASH_SECONDS = 1.0
 CACHED_ROWS = 200  # rendered rows and lines a table keeps: a few screens
 CACHED_CELLS = 2_000  # rendered cells
@@ -59,6 +63,12 @@ def activity_text(mule: MuleView) -> Text:
         held = ",".join(str(n) for n in range(64) if mule.locks_held >> n & 1)
         return Text(f"holding lock {held}", style="yellow")
     return Text("idle" if activity is Activity.IDLE else "running", style="dim" if activity is Activity.IDLE else "")
+
+
+def debugging_text(stop: DebuggerStopped) -> Text:
+    """Where a mule's debugger waits: ``pdb at somaro.py:12`` (d opens its pane)."""
+    what = "post-mortem" if stop.post_mortem else "pdb"
+    return Text(f"{what} at {os.path.basename(stop.file)}:{stop.line} (d)", style="bold yellow")
 
 
 def countdown(seconds: float) -> str:
@@ -142,13 +152,17 @@ class MuleTable(ConsoleTable):
             return None
         return int(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value or 0)
 
-    def paint(self, snapshot: StackSnapshot) -> None:
+    def paint(self, snapshot: StackSnapshot, debugging: Mapping[int, DebuggerStopped] = NOBODY_DEBUGGING) -> None:
+        """``debugging``: where the mules stopped at a ``(Pdb)`` prompt wait."""
         now = time.monotonic()
         rows: list[tuple[str, tuple[object, ...]]] = []
         for mule in snapshot.mules:
+            stop = debugging.get(mule.mule_id)
             state = Text(mule.state.value, style=STATE_STYLE[mule.state])
             if mule.state is MuleState.BACKOFF and mule.retry_at:
                 state.append(f" {max(0.0, mule.retry_at - now):.0f}s")
+            if stop is not None and mule.pid:
+                state = Text("DEBUGGING", style="bold black on yellow")
             rows.append(
                 (
                     str(mule.mule_id),
@@ -157,7 +171,7 @@ class MuleTable(ConsoleTable):
                         mule.pid or "",
                         mule.mode,
                         state,
-                        activity_text(mule),
+                        debugging_text(stop) if stop is not None and mule.pid else activity_text(mule),
                         mule.msgs_in,
                         mule.msgs_out,
                         queued(mule.queue_messages, mule.queue_bytes),
