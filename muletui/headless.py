@@ -135,15 +135,11 @@ async def run_headless(plan: Plan, out: TextIO = sys.stdout, stdin: int = 0) -> 
     try:
         try:
             await session.start()
+            await session.wait_ended()  # through the reloads the session makes
         except StackStartError as error:
             printer.notice(f"muletui: {error}")
             status = error.status
         else:
-            ended = asyncio.ensure_future(session.master.wait_stopped())
-            asked = asyncio.ensure_future(session.wait_stop_request())
-            await asyncio.wait((ended, asked), return_when=asyncio.FIRST_COMPLETED)
-            ended.cancel()
-            asked.cancel()
             status = 1 if session.master.state is StackState.FAILED else 0
     finally:
         if duration is not None:

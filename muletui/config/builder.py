@@ -151,6 +151,12 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             stack.mule_harakiri = int(_positive_number(entry, int))
         elif key == "touch-mules-reload":
             stack.touch_mules_reload.append(entry.value or "")
+        elif key == "touch-reload":
+            stack.touch_reload.append(entry.value or "")
+        elif key == "py-autoreload":
+            stack.py_autoreload = int(_positive_number(entry, int))
+        elif key == "py-auto-reload-ignore":
+            stack.py_autoreload_ignore.append(entry.value or "")
         elif key == "exit-on-reload":
             stack.exit_on_reload = _flag_value(entry)
         elif key == "debug-on-crash":

@@ -57,6 +57,7 @@ _COUNT_BOUNDS = {
     "rbtimer": (TABLE_LIMIT, f"you can register max {TABLE_LIMIT} rb_timers !!!"),
     "fs-signal": (TABLE_LIMIT, f"you can register max {TABLE_LIMIT} file monitors !!!"),
     "touch-mules-reload": (TABLE_LIMIT, f"too many --touch-mules-reload files: muletui watches at most {TABLE_LIMIT}"),
+    "touch-reload": (TABLE_LIMIT, f"too many --touch-reload files: muletui watches at most {TABLE_LIMIT}"),
 }
 
 

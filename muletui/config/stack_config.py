@@ -37,6 +37,9 @@ class StackConfig:
     locks: int = 0  # --locks N: user locks 0..N
     mule_harakiri: int = 0
     touch_mules_reload: list[str] = field(default_factory=list)
+    touch_reload: list[str] = field(default_factory=list)  # --touch-reload: reload the whole stack
+    py_autoreload: int = 0  # --py-autoreload N: reload the stack when a loaded module changes (0: off)
+    py_autoreload_ignore: list[str] = field(default_factory=list)  # --py-auto-reload-ignore: sys.modules keys
     signal_bufsize: int = 0
     timers: list[tuple[int, int]] = field(default_factory=list)  # --timer: (signal, seconds)
     rb_timers: list[tuple[int, int]] = field(default_factory=list)  # --rbtimer

@@ -52,7 +52,7 @@ from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTabl
 from muletui.engine import events as engine_events
 from muletui.engine.master import Master, StackStartError, StackState
 from muletui.lessons import lesson_for_plan
-from muletui.session import HangUp, StackSession
+from muletui.session import HangUp, StackReloads, StackSession
 
 PAINT_HZ = 12
 SNAPSHOT_EVERY = 3  # paints per snapshot: 4 Hz
@@ -79,7 +79,10 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self.plan = plan
         self._clock = clock
         self.model = ConsoleModel(log_cap=log_cap)
-        self.session = StackSession(plan, HangUp.QUIT, master=master, detail_events=True, debugger=True)
+        self.session = StackSession(
+            plan, HangUp.QUIT, master=master, detail_events=True, debugger=True,
+            reload_on_save=True, reloads=StackReloads(self._reload_started, self._stack_started),
+        )
         self.bus = self.session.bus
         self.user_gone = False  # the terminal or browser went away: nobody reads what is printed
         self.failure_status = 1  # the exit status when the stack failed (22: --need-app found no app)
@@ -187,11 +190,24 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         try:
             await (self.session.restart() if restart else self.session.start())
         except StackStartError as error:
+            self._stack_started(error)
+        else:
+            self._stack_started(None)
+
+    def _reload_started(self, why: str) -> None:
+        """The session reloads the stack by itself: a saved file, ``--touch-reload``, ``--py-autoreload``."""
+        self.sub_title = "restarting the stack…"
+        self.notify(why, title="reloading the stack", timeout=3)
+
+    def _stack_started(self, error: StackStartError | None) -> None:
+        """Show how a start, a restart or a reload ended: the mules, or why the stack could not start."""
+        if error is not None:
             self.sub_title = "the stack could not start"
             self.model.failure = str(error)
             self.failure_status = error.status
             self.notify(str(error), title="stack failed", severity="error", timeout=30)
         else:
+            self.model.failure = None
             mules = len(self.master.mules)
             self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
             self._collector.start()  # at the first start that succeeds (idempotent)

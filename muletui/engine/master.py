@@ -13,6 +13,7 @@ import errno
 import os
 import signal
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from muletui.config.stack_config import StackConfig
@@ -24,7 +25,7 @@ from muletui.engine.cron_commands import CronCommands
 from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
 from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader, report_event
-from muletui.engine.root_process import RootCallbacks, RootProcess
+from muletui.engine.root_process import ModuleFile, RootCallbacks, RootProcess
 from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing, no_mercy_line
 from muletui.engine.signalling import SignalService
 from muletui.engine.snapshot import StackSnapshot, take_snapshot
@@ -100,6 +101,7 @@ class Master:
         self._shutdown = PLAIN_STOP  # how the stop under way goes
         self.agents = MuleAgents(self._publish)  # live stacks, evaluation, debugger prompts
         self.debugger = False  # a front end takes the mules' (Pdb) prompts (set before start)
+        self.reload_stack: Callable[[], None] = lambda: None  # the session's full reload, for --touch-reload (set before start)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -190,10 +192,11 @@ class Master:
             running_pids=lambda: {m.mule_id: m.pid for m in self.mules.values() if m.pid},
             kill=self.kill_mule,
             reload_mules=self.reload_mules,
+            reload_stack=self.reload_stack,
             log=self._log,
             agents=self.agents,
         )
-        self._watchdog = Watchdog(self._stats, config.touch_mules_reload, actions)
+        self._watchdog = Watchdog(self._stats, config.touch_mules_reload, actions, config.touch_reload)
 
     def _on_report(self, data: bytes) -> None:
         """One report from a stack process: an event, or work for the signal service."""
@@ -494,6 +497,11 @@ class Master:
                 return "queued"
         self._publish(events.MessageDropped(sender=MASTER_SENDER, target=shown, size=len(data), reason=fate))
         return fate
+
+    @property
+    def module_files(self) -> list[ModuleFile]:
+        """The user's modules the stack root had loaded once the app was imported."""
+        return self._root.module_files if self._root is not None else []
 
     def snapshot(self) -> StackSnapshot:
         """Every mule's state and counters, the locks and the farms, as of now."""

@@ -1,6 +1,7 @@
 """The master's once-a-second checks, as uWSGI's master cycle does them: mule harakiri
-(``--mule-harakiri``, ``uwsgi.set_user_harakiri``) and ``--touch-mules-reload`` files
-(:mod:`muletui.engine.touches`), the first check one cycle after the start.
+(``--mule-harakiri``, ``uwsgi.set_user_harakiri``) and the ``--touch-reload`` then
+``--touch-mules-reload`` files (:mod:`muletui.engine.touches`; one reload per cycle, as uWSGI's),
+the first check one cycle after the start.
 
 Two additions of muletui's to harakiri. A mule whose debugger waits at its ``(Pdb)`` prompt is
 not killed (one line says harakiri waits); the mule pushes its deadlines back by the time it
@@ -33,6 +34,7 @@ class WatchdogActions:
     running_pids: Callable[[], dict[int, int]]  # mule id -> pid of the running incarnation
     kill: Callable[[int], None]  # SIGKILL mule id (the master then respawns it)
     reload_mules: Callable[[], None]
+    reload_stack: Callable[[], None]
     log: Callable[[str], None]
     agents: MuleAgents  # where a mule's debugger waits, and its live stacks
 
@@ -40,10 +42,13 @@ class WatchdogActions:
 class Watchdog:
     """Ticks every :data:`PERIOD` seconds on the event loop until closed."""
 
-    def __init__(self, stats: StatsBlock, touch_files: list[str], actions: WatchdogActions) -> None:
+    def __init__(
+        self, stats: StatsBlock, touch_files: list[str], actions: WatchdogActions, reload_files: list[str]
+    ) -> None:
         self._stats = stats
         self._actions = actions
         self._touch_files = [TouchFile(path) for path in touch_files]
+        self._reload_files = [TouchFile(path) for path in reload_files]
         self._loop = asyncio.get_running_loop()
         self._handle = self._loop.call_later(PERIOD, self._tick)
         self._spared: dict[int, Stop] = {}  # the stop each mule's harakiri waits for, said once
@@ -95,6 +100,11 @@ class Watchdog:
             self._actions.kill(mule_id)
 
     def _check_touched(self) -> None:
+        touched = first_touched(self._reload_files, self._actions.log)
+        if touched is not None:
+            self._actions.log(f"*** {touched.path} has been touched... grace them all !!! ***")
+            self._actions.reload_stack()
+            return
         touched = first_touched(self._touch_files, self._actions.log)
         if touched is not None:
             self._actions.log(f"*** {touched.path} has been touched... mules reload !!! ***")

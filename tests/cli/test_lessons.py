@@ -22,6 +22,7 @@ from muletui.cli import demo_argv, demo_command
 from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.actions import ACTIONS
+from muletui.engine import events
 from muletui.lessons import LESSONS_DIR, Lesson, find, lesson_for_ini, lesson_for_plan, lessons
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +94,27 @@ async def check_traps_each_on_its_beat_and_again(stack):
     await run.line(deaf, 1, count=2, timeout=10)  # and deaf again: the trap repeats
 
 
+async def check_debug(stack):
+    """The README's steps, through the engine calls the console's keys make."""
+    run = await stack("--ini", ini("debug"), debugger=True)
+    await run.line(r"^order 2: 3 x 4\.50 = 7\.50$", mule_id=1)  # the bug to fix
+    await run.line(r"^stuck\.py: fetching the report\.\.\.$", mule_id=2)
+    await run.until(lambda: run.master.snapshot().mules[2].signals_handled >= 1, what="a tick")
+    run.master.raise_signal(21)  # g, 21, Enter: mule 3 stops at its breakpoint
+    await run.until(lambda: run.of(events.DebuggerStopped), what="the stop")
+    stop = run.of(events.DebuggerStopped)[0]
+    assert (stop.mule_id, os.path.basename(stop.file), stop.line) == (3, "app.py", 19)
+    assert run.master.agents.type_line(3, "p seen")
+    await run.until(lambda: "{'ticks': " in "".join(e.text for e in run.of(events.DebuggerOutput)), what="p seen")
+    assert run.master.agents.type_line(3, "c")
+    await run.line(r"^audit done: \{'ticks': \d+\}$", mule_id=3)
+    stacks = await run.master.agents.stacks(2)  # w on mule 2
+    assert [f.function for f in stacks[0].frames if not f.internal] == ["<module>", "fetch_report", "wait_for"]
+    answer = await run.master.agents.evaluate(2, 'open(REPORT, "w").write("all sold")')  # e on mule 2
+    assert answer.ok and answer.text == "8"
+    await run.line(r"^stuck\.py: got the report: 'all sold'$", mule_id=2)
+
+
 @pytest.mark.long_running
 async def test_every_lesson_runs_as_its_readme_says(stack):
     """The lessons are paced for a class (seconds per step), so they run side by side."""
@@ -103,6 +125,7 @@ async def test_every_lesson_runs_as_its_readme_says(stack):
         check_tasks_never_run_twice_and_keep_coming,
         check_timers,
         check_traps_each_on_its_beat_and_again,
+        check_debug,
     ]
     results = await asyncio.gather(*(check(stack) for check in checks), return_exceptions=True)
     failed = [result for result in results if isinstance(result, Exception)]
@@ -140,7 +163,7 @@ def test_muletui_demo_lists_the_lessons():
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     names = [line.split()[0] for line in lines[: len(lessons())]]
-    assert names == [lesson.name for lesson in lessons()] == ["seed", "offload", "farms", "tasks", "timers", "traps"]
+    assert names == [lesson.name for lesson in lessons()] == ["seed", "offload", "farms", "tasks", "timers", "traps", "debug"]
     assert "farms    Farms: a pool of mules sharing one queue" in result.stdout
     assert lines[-2:] == [
         "", "start one with: muletui demo NAME   (add --headless --duration 10 to run it without the console)"

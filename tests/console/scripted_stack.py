@@ -41,6 +41,7 @@ class ScriptedMaster:
         self.state = StackState.NEW
         self.root_pid = 4000
         self.mules = {i: Mule(MuleSpec(i, p)) for i, p in ((1, "somaro.py"), (2, None), (3, "feeder.py"), (4, None))}
+        self.module_files: list[object] = []  # what the stack root loaded: nothing to watch for reloads
         table = {
             0: SignalEntry(0, "mule", "hello", "app.py:24", raised=12, delivered=12, handled=12, last_duration=0.00012),
             1: SignalEntry(1, "mules", "tmp_modified", "app.py:36", raised=2, delivered=8, handled=6),
