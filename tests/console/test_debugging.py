@@ -142,3 +142,31 @@ async def test_quitting_while_a_mule_is_stopped_stops_the_stack(console, tmp_pat
         await until(pilot, lambda: 1 in app.model.debugging, what="the stop")
         await pilot.press("ctrl+c")
     # the console fixture asserts that no mule outlived the console
+
+
+FAILS_ON_MESSAGE = """
+import uwsgi
+print("ready", flush=True)
+order = uwsgi.mule_get_msg().decode()
+raise RuntimeError(order)
+"""
+
+
+async def test_d_turns_post_mortem_on_and_a_crash_opens_its_pane(console, tmp_path):
+    (tmp_path / "fails.py").write_text(FAILS_ON_MESSAGE)
+    app = console("--mule=fails.py")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "ready" in log_texts(app), what="the mule")
+        await pilot.press("D")
+        await app.master.agents.stacks(1)  # the agent answers in order: the toggle is taken before this
+        app.master.send_message(b"boom", 1)
+        await until(pilot, lambda: 1 in app._debug_panes and app._debug_panes[1].stop is not None, what="post-mortem")
+        pane = app._debug_panes[1]
+        assert pane.stop.post_mortem and pane.stop.function == "<module>"
+        assert app.focused is pane.prompt
+        await until(pilot, lambda: "RuntimeError: boom" in log_texts(app), what="the traceback in the log")
+        await pilot.press(*"p order", "enter")
+        await until(pilot, lambda: "(Pdb) p order\n'boom'" in transcript(pane), what="p order")
+        await pilot.press("c", "enter")
+        await until(pilot, lambda: "ended: exit 1" in transcript(pane), what="the mule's exit")
+        await until(pilot, lambda: log_texts(app).count("ready") == 2, what="the respawn")
