@@ -22,11 +22,21 @@ from muletui.engine.agents import MuleAgents
 from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
 from muletui.engine.cron_commands import CronCommands
-from muletui.engine.lifecycle import Mule, MuleState, RespawnPolicy, check_transition
+from muletui.engine.lifecycle import (
+    CancelRetry,
+    Effect,
+    Lifecycle,
+    Publish,
+    RespawnPolicy,
+    RetryIn,
+    Signal,
+    Slot,
+    Spawn,
+)
 from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import ModuleFile, RootCallbacks, RootProcess
-from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing, no_mercy_line
+from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing
 from muletui.engine.signalling import SignalService
 from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
@@ -74,11 +84,11 @@ class Master:
     ) -> None:
         self.config = config
         self.bus = bus or EventBus()
-        self.respawn = respawn or RespawnPolicy()
         self.shutdown_grace = shutdown_grace
         self._detail_events = detail_events
         self.state = StackState.NEW
-        self.mules = {spec.mule_id: Mule(spec) for spec in config.mules}
+        self.mules = {spec.mule_id: Slot("mule", spec.mule_id) for spec in config.mules}
+        self.lifecycle = Lifecycle(respawn or RespawnPolicy(), self.reload_mercy)
         self.root_pid = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._channels: Channels | None = None
@@ -98,7 +108,6 @@ class Master:
         self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
         self._finished = False
         self._left: dict[str, tuple[int, int]] = {}  # what the stop found queued
-        self._shutdown = PLAIN_STOP  # how the stop under way goes
         self.agents = MuleAgents(self._publish)  # live stacks, evaluation, debugger prompts
         self.debugger = False  # a front end takes the mules' (Pdb) prompts (set before start)
         self.reload_stack: Callable[[], None] = lambda: None  # the session's full reload, for --touch-reload (set before start)
@@ -173,7 +182,7 @@ class Master:
         self.state = StackState.RUNNING
         self._start_schedules()
         for mule in self.mules.values():
-            self._spawn(mule)
+            self._apply(self.lifecycle.spawn(mule))
 
     def _start_schedules(self) -> None:
         """The command line's timers, monitors and command crons, and the once-a-second watchdog."""
@@ -189,7 +198,7 @@ class Master:
         for path, signum in config.fs_signals:
             self.signals.add_file_monitor(signum, path, announce=True)
         actions = WatchdogActions(
-            running_pids=lambda: {m.mule_id: m.pid for m in self.mules.values() if m.pid},
+            running_pids=lambda: {m.number: m.pid for m in self.mules.values() if m.pid},
             kill=self.kill_mule,
             reload_mules=self.reload_mules,
             reload_stack=self.reload_stack,
@@ -248,10 +257,7 @@ class Master:
             reason = f"the stack root died ({_status_text(code)}); its mules died with it"
             self._publish(events.StackFailed(reason=reason))
             self._log(reason)
-            for mule in self.mules.values():
-                self._cancel_timer(mule)
-                mule.pid = 0
-                self._transition(mule, MuleState.FATAL)
+            self._apply(self.lifecycle.root_died(self.mules.values()))
             self._ended.set()
 
     # -- spawning and exits ----------------------------------------------------------------
@@ -276,136 +282,75 @@ class Master:
         for reader in self._pipes.pop(process, ()):
             reader.drain()
 
-    def _spawn(self, mule: Mule) -> None:
+    def _apply(self, effects: list[Effect]) -> None:
+        """Carry out the lifecycle's effects, in order, with the master's resources."""
+        for effect in effects:
+            match effect:
+                case Publish(event):
+                    self._publish(event)
+                case Spawn(slot):
+                    self._fork(slot)
+                case Signal():
+                    self._signal(effect)
+                case RetryIn(slot, seconds):
+                    assert self._loop is not None
+                    self._timers[slot.number] = self._loop.call_later(seconds, self._retry, slot)
+                case CancelRetry(slot):
+                    timer = self._timers.pop(slot.number, None)
+                    if timer is not None:
+                        timer.cancel()
+
+    def _fork(self, mule: Slot) -> None:
+        """Ask the root for mule ``mule``'s next incarnation, with fresh output pipes and agent."""
         assert self._root is not None
-        self._timers.pop(mule.mule_id, None)
-        mule.reload_when_spawned = False
         if self._stats is not None:  # what a dead incarnation left must not hit the next one
             for field in (Field.HARAKIRI_AT, Field.USER_HARAKIRI_AT, Field.ACTIVITY, Field.LOCKS_HELD):
-                self._stats.set(mule.mule_id, field, 0)
-        mule.retry_at = None
-        mule.stop_requested = mule.restart_after_stop = False
-        self._transition(mule, MuleState.STARTING)
+                self._stats.set(mule.number, field, 0)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        agent = self.agents.open(mule.mule_id)
+        agent = self.agents.open(mule.number)
         try:
-            self._root.fork(mule.mule_id, out_w, err_w, agent.fileno())
+            self._root.fork(mule.number, out_w, err_w, agent.fileno())
         finally:
             os.close(out_w)
             os.close(err_w)
             agent.close()
-        self._pipes[mule.mule_id] = (self._capture(mule.mule_id, "out", out_r), self._capture(mule.mule_id, "err", err_r))
+        self._pipes[mule.number] = (self._capture(mule.number, "out", out_r), self._capture(mule.number, "err", err_r))
+
+    def _signal(self, order: Signal) -> None:
+        """Signal the incarnation through the root; ask the lifecycle again once its mercy is over."""
+        assert self._root is not None and self._loop is not None
+        self._root.signal(order.slot.number, order.pid, order.signum)
+        if order.mercy is not None:
+            self._loop.call_later(order.mercy, self._mercy_over, order.slot, order.pid)
+
+    def _mercy_over(self, slot: Slot, pid: int) -> None:
+        if not self._finished:
+            self._apply(self.lifecycle.outlived_mercy(slot, pid))
+
+    def _retry(self, slot: Slot) -> None:
+        del self._timers[slot.number]
+        self._apply(self.lifecycle.retry_due(slot))
 
     def _on_spawned(self, mule_id: int, pid: int) -> None:
-        mule = self.mules[mule_id]
-        mule.pid = pid
         self._mules_gone.clear()
-        mule.incarnation += 1
-        mule.started_at = time.monotonic()
-        self._log(f"spawned uWSGI mule {mule_id} (pid: {pid})")
-        self._publish(events.MuleSpawned(mule_id=mule_id, pid=pid, incarnation=mule.incarnation))
-        if self.state is StackState.STOPPING and self._root is not None:
-            self._root.signal(mule_id, pid, self._shutdown.mule_signal)  # forked just before the stop began
-        elif mule.state is MuleState.STARTING:
-            self._transition(mule, MuleState.RUNNING)
-            if mule.reload_when_spawned:
-                self.restart_mule(mule_id)
+        self._apply(self.lifecycle.spawned(self.mules[mule_id], pid))
 
     def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
         self._last_words(mule_id)
         self.agents.close(mule_id)
-        mule = self.mules[mule_id]
-        code = os.waitstatus_to_exitcode(status)
-        signame = signal.Signals(-code).name if code < 0 else None
-        uptime = time.monotonic() - mule.started_at
-        expected = mule.stop_requested or self.state is not StackState.RUNNING
-        exited = events.MuleExited(
-            mule_id=mule_id,
-            pid=pid,
-            code=None if signame else code,
-            signal=signame,
-            uptime=round(uptime, 3),
-            expected=expected,
-        )
-        mule.last_exit = exited.description
-        mule.pid = 0
+        effects = self.lifecycle.exited(self.mules[mule_id], pid, status)
         if not any(m.pid for m in self.mules.values()):
             self._mules_gone.set()
-        self._publish(exited)
-        if self.state is not StackState.RUNNING:
-            self._log(f"mule {mule_id} (pid: {pid}) annihilated")
-            self._transition(mule, MuleState.STOPPED)
-        elif expected:
-            if mule.restart_after_stop:
-                mule.respawns += 1
-                self._spawn(mule)
-            else:
-                self._transition(mule, MuleState.STOPPED)
-        else:
-            self._log(f"OOOPS mule {mule_id} (pid: {pid}) crippled...trying respawn...")
-            self._schedule_respawn(mule, uptime)
-
-    def _schedule_respawn(self, mule: Mule, uptime: float) -> None:
-        mule.respawns += 1
-        if uptime >= self.respawn.stable_after:
-            mule.quick_crashes = 0
-            self._spawn(mule)
-            return
-        mule.quick_crashes += 1
-        delay = self.respawn.delay(mule.quick_crashes)
-        if mule.quick_crashes > self.respawn.free_retries:
-            self._warn(
-                f"mule {mule.mule_id} is crashing in a loop ({mule.quick_crashes} quick exits in a row, "
-                f"last: {mule.last_exit}): next respawn in {delay:g}s (uWSGI would retry every second)",
-                mule.mule_id,
-            )
-        assert self._loop is not None
-        mule.retry_at = time.monotonic() + delay
-        self._transition(mule, MuleState.BACKOFF)
-        self._timers[mule.mule_id] = self._loop.call_later(delay, self._spawn, mule)
-
-    def _cancel_timer(self, mule: Mule) -> None:
-        timer = self._timers.pop(mule.mule_id, None)
-        if timer is not None:
-            timer.cancel()
-        mule.retry_at = None
-
-    def _transition(self, mule: Mule, new: MuleState) -> None:
-        old = mule.state
-        if old is new:
-            return
-        check_transition(old, new)
-        mule.state = new
-        self._publish(events.MuleStateChanged(mule_id=mule.mule_id, old=old.value, new=new.value, retry_at=mule.retry_at))
+        self._apply(effects)
 
     # -- operator actions ------------------------------------------------------------------
 
-    def _mule(self, mule_id: int) -> Mule:
+    def _mule(self, mule_id: int) -> Slot:
         mule = self.mules.get(mule_id)
         if mule is None:
             raise KeyError(f"there is no mule {mule_id} (mules are 1..{len(self.mules)})")
         return mule
-
-    def _terminate(self, mule: Mule, signum: int, mercy: float) -> None:
-        """Send ``signum`` to the running incarnation; SIGKILL it if it outlives ``mercy``."""
-        assert self._root is not None and self._loop is not None
-        mule.stop_requested = True
-        self._transition(mule, MuleState.STOPPING)
-        pid = mule.pid
-        self._root.signal(mule.mule_id, pid, signum)
-
-        def no_mercy() -> None:
-            if mule.pid == pid and not self._finished:
-                self._kill_without_mercy(mule)
-
-        self._loop.call_later(mercy, no_mercy)
-
-    def _kill_without_mercy(self, mule: Mule) -> None:
-        """SIGKILL a mule that outlived its mercy, with uWSGI's line."""
-        assert self._root is not None
-        self._log(no_mercy_line(mule.mule_id, mule.pid))
-        self._root.signal(mule.mule_id, mule.pid, signal.SIGKILL)
 
     @property
     def reload_mercy(self) -> float:
@@ -420,43 +365,22 @@ class Master:
 
     def stop_mule(self, mule_id: int) -> None:
         """Stop a mule gracefully (SIGHUP, then SIGKILL after the reload mercy); it stays down."""
-        mule = self._mule(mule_id)
-        if mule.state is MuleState.BACKOFF:
-            self._cancel_timer(mule)
-            self._transition(mule, MuleState.STOPPED)
-        elif mule.state is MuleState.RUNNING:
-            self._terminate(mule, signal.SIGHUP, self.reload_mercy)
+        self._apply(self.lifecycle.stop(self._mule(mule_id)))
 
     def restart_mule(self, mule_id: int) -> None:
         """Restart a mule gracefully, or start it now if it is down or backing off."""
-        mule = self._mule(mule_id)
-        if mule.state is MuleState.RUNNING:
-            mule.restart_after_stop = True
-            self._terminate(mule, signal.SIGHUP, self.reload_mercy)
-        elif mule.state in (MuleState.STOPPED, MuleState.BACKOFF, MuleState.FATAL):
-            self._cancel_timer(mule)
-            mule.quick_crashes = 0
-            self._spawn(mule)
-        elif mule.state is MuleState.STOPPING:
-            mule.restart_after_stop = True
-        elif mule.state is MuleState.STARTING:
-            mule.reload_when_spawned = True
+        self._apply(self.lifecycle.restart(self._mule(mule_id)))
 
     def kill_mule(self, mule_id: int) -> None:
         """SIGKILL a mule, as ``kill -9`` would: the master sees a crash and respawns it."""
-        mule = self._mule(mule_id)
-        if mule.pid and self._root is not None:
-            self._root.signal(mule_id, mule.pid, signal.SIGKILL)
+        self._apply(self.lifecycle.kill(self._mule(mule_id)))
 
     def reload_mules(self, cause: str = "") -> None:
         """uWSGI's mule reload: SIGHUP to every mule, respawn each as it exits, no OOOPS.
 
         ``cause`` (e.g. ``SIGHUP received``) is logged first: ``SIGHUP received: reloading mules...``.
         """
-        if cause:
-            self._log(f"{cause}: reloading mules...")
-        for mule in self.mules.values():
-            self.restart_mule(mule.mule_id)
+        self._apply(self.lifecycle.reload(self.mules.values(), cause))
 
     # -- messages from the master side -----------------------------------------------------
 
@@ -506,7 +430,7 @@ class Master:
     def snapshot(self) -> StackSnapshot:
         """Every mule's state and counters, the locks and the farms, as of now."""
         assert self._stats is not None and self._channels is not None
-        return take_snapshot(self.mules, self._stats, self._channels, self.config.farms, self.config.locks)
+        return take_snapshot(self.mules, self.config.mules, self._stats, self._channels, self.config.farms, self.config.locks)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -531,7 +455,6 @@ class Master:
             return await self._finish()
         if isinstance(shutdown, str):
             shutdown = killing(shutdown)
-        self._shutdown = shutdown
         if shutdown.announce:
             self._log(shutdown.announce)
         importing = self.state is StackState.STARTING
@@ -542,21 +465,13 @@ class Master:
                 self._root.kill()
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
-        for mule in self.mules.values():
-            self._cancel_timer(mule)
-            if mule.state is MuleState.BACKOFF:
-                self._transition(mule, MuleState.STOPPED)
-            elif mule.state in (MuleState.STARTING, MuleState.RUNNING):
-                mule.stop_requested = True
-                self._transition(mule, MuleState.STOPPING)
-                if mule.pid and self._root is not None:
-                    self._root.signal(mule.mule_id, mule.pid, shutdown.mule_signal)
+        self._apply(self.lifecycle.stop_stack(self.mules.values(), shutdown.mule_signal))
         if self._crons is not None:
             await self._crons.close()
         await self._wait_mules_gone(self.stop_mercy)
         lingering = [mule for mule in self.mules.values() if mule.pid]
         for mule in lingering:
-            self._kill_without_mercy(mule)
+            self._apply(self.lifecycle.outlived_mercy(mule, mule.pid))
         if lingering:
             await self._wait_mules_gone(KILLED_WAIT)
         return await self._finish(shutdown.farewell)
@@ -577,14 +492,7 @@ class Master:
             if not await self._root.wait(2.0):
                 self._root.kill()
                 await self._root.wait(2.0)
-        for mule in self.mules.values():
-            if mule.pid:
-                self._log(f"mule {mule.mule_id} (pid: {mule.pid}) annihilated")
-                mule.pid = 0
-            if mule.state in (MuleState.STARTING, MuleState.RUNNING):
-                self._transition(mule, MuleState.STOPPING)
-            if mule.state is MuleState.STOPPING:
-                self._transition(mule, MuleState.STOPPED)
+        self._apply(self.lifecycle.stack_stopped(self.mules.values()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
         self.agents.close_all()

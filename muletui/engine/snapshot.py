@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 
 from muletui.engine.channels import Channels
-from muletui.engine.lifecycle import Mule, MuleState
-from muletui.ipc.spec import FarmSpec
+from muletui.engine.lifecycle import Slot, SlotState
+from muletui.ipc.spec import FarmSpec, MuleSpec
 from muletui.ipc.stats_block import Activity, Field, StatsBlock
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -27,7 +27,7 @@ class MuleView:
 
     mule_id: int
     mode: str  # "signal", the script's name, or "module:callable"
-    state: MuleState
+    state: SlotState
     pid: int
     respawns: int
     last_exit: str
@@ -84,8 +84,7 @@ def _proc_usage(pid: int) -> tuple[float, int]:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, int(fields[21]) * _PAGE
 
 
-def _mode(mule: Mule) -> str:
-    spec = mule.spec
+def _mode(spec: MuleSpec) -> str:
     if spec.mode == "script":
         return os.path.basename(spec.program or "")
     if spec.mode == "callable":
@@ -94,10 +93,17 @@ def _mode(mule: Mule) -> str:
 
 
 def take_snapshot(
-    mules: dict[int, Mule], stats: StatsBlock, channels: Channels, farms: list[FarmSpec], locks: int
+    mules: dict[int, Slot],
+    specs: list[MuleSpec],
+    stats: StatsBlock,
+    channels: Channels,
+    farms: list[FarmSpec],
+    locks: int,
 ) -> StackSnapshot:
+    """The stack as of now: ``mules`` are the master's slots, ``specs`` what each mule runs."""
     views = []
-    by_pid = {m.pid: m.mule_id for m in mules.values() if m.pid}
+    modes = {spec.mule_id: _mode(spec) for spec in specs}
+    by_pid = {m.pid: m.number for m in mules.values() if m.pid}
     waiting: dict[int, list[int]] = {}
     for mule_id, mule in mules.items():
         record = stats.record(mule_id)
@@ -108,7 +114,7 @@ def take_snapshot(
         views.append(
             MuleView(
                 mule_id=mule_id,
-                mode=_mode(mule),
+                mode=modes[mule_id],
                 state=mule.state,
                 pid=mule.pid,
                 respawns=mule.respawns,

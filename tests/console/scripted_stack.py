@@ -11,20 +11,19 @@ from types import SimpleNamespace
 from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.filemon import FileMonitor
-from muletui.engine.lifecycle import Mule, MuleState
+from muletui.engine.lifecycle import Slot, SlotState
 from muletui.engine.master import StackState
 from muletui.engine.signals import SignalEntry
 from muletui.engine.snapshot import FarmView, LockView, MuleView, StackSnapshot
 from muletui.engine.timers import Schedule
-from muletui.ipc.spec import MuleSpec
 from muletui.ipc.stats_block import Activity
 
 WALL = 1_795_000_000.0  # a fixed wall-clock time for every line
 
 
-def _mule(mule_id: int, mode: str, state: MuleState, activity: Activity, **extra: object) -> MuleView:
+def _mule(mule_id: int, mode: str, state: SlotState, activity: Activity, **extra: object) -> MuleView:
     values: dict[str, object] = dict(  # noqa: C408 - reads as the MuleView fields
-        mule_id=mule_id, mode=mode, state=state, pid=4000 + mule_id if state is MuleState.RUNNING else 0,
+        mule_id=mule_id, mode=mode, state=state, pid=4000 + mule_id if state is SlotState.RUNNING else 0,
         respawns=0, last_exit="", retry_at=None, msgs_in=0, msgs_out=0, msgs_dropped=0, activity=activity,
         activity_arg=0, signals_handled=0, queue_bytes=0, signals_pending=0, locks_held=0, cpu_seconds=0.0,
         rss_bytes=12 << 20,
@@ -40,7 +39,7 @@ class ScriptedMaster:
         self.bus = bus
         self.state = StackState.NEW
         self.root_pid = 4000
-        self.mules = {i: Mule(MuleSpec(i, p)) for i, p in ((1, "somaro.py"), (2, None), (3, "feeder.py"), (4, None))}
+        self.mules = {i: Slot("mule", i) for i in range(1, 5)}
         self.module_files: list[object] = []  # what the stack root loaded: nothing to watch for reloads
         table = {
             0: SignalEntry(0, "mule", "hello", "app.py:24", raised=12, delivered=12, handled=12, last_duration=0.00012),
@@ -74,10 +73,10 @@ class ScriptedMaster:
     def snapshot(self) -> StackSnapshot:
         return StackSnapshot(
             mules=(
-                _mule(1, "somaro.py", MuleState.RUNNING, Activity.WAITING_MESSAGE, msgs_in=7, signals_pending=2),
-                _mule(2, "signal", MuleState.RUNNING, Activity.HANDLING_SIGNAL, activity_arg=17, signals_handled=9),
-                _mule(3, "feeder.py", MuleState.BACKOFF, Activity.IDLE, respawns=5, last_exit="exit 1"),
-                _mule(4, "signal", MuleState.RUNNING, Activity.WAITING_LOCK, activity_arg=1, msgs_in=3),
+                _mule(1, "somaro.py", SlotState.RUNNING, Activity.WAITING_MESSAGE, msgs_in=7, signals_pending=2),
+                _mule(2, "signal", SlotState.RUNNING, Activity.HANDLING_SIGNAL, activity_arg=17, signals_handled=9),
+                _mule(3, "feeder.py", SlotState.BACKOFF, Activity.IDLE, respawns=5, last_exit="exit 1"),
+                _mule(4, "signal", SlotState.RUNNING, Activity.WAITING_LOCK, activity_arg=1, msgs_in=3),
             ),
             locks=(LockView(0, 0, None, ()), LockView(1, 4002, 2, (4,))),
             farms=(FarmView("busy", 1, (2, 4), 0, 0),),

@@ -26,7 +26,7 @@ from muletui.console.model import WALL as WALL_AT
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import MessageTable, MuleTable, SignalTable, TimerTable, countdown
 from muletui.engine import events
-from muletui.engine.lifecycle import MuleState
+from muletui.engine.lifecycle import SlotState
 
 
 async def test_messages_signals_timers_and_file_monitors(console, tmp_path):
@@ -87,7 +87,7 @@ async def test_restart_kill_and_states(console, tmp_path):
         assert any("OOOPS mule 1" in text for text in log_texts(app))
         second = app.master.mules[1].pid
         await pilot.press("s", "y")
-        await until(pilot, lambda: app.master.mules[1].state is MuleState.STOPPED, what="STOPPED")
+        await until(pilot, lambda: app.master.mules[1].state is SlotState.STOPPED, what="STOPPED")
         await until(pilot, lambda: str(app.query_one(MuleTable).get_cell("1", "state")) == "STOPPED", what="the row")
         assert str(app.query_one(MuleTable).get_cell("1", "state")) == "STOPPED"
         assert str(app.query_one(MuleTable).get_cell("1", "activity")) == "stopped: r starts it"

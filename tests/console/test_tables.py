@@ -9,14 +9,14 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 
 from muletui.console.widgets.tables import CACHED_CELLS, CACHED_ROWS, LockFarmTable, MuleTable
-from muletui.engine.lifecycle import MuleState
+from muletui.engine.lifecycle import SlotState
 from muletui.engine.snapshot import FarmView, LockView, MuleView, StackSnapshot
 from muletui.ipc.stats_block import Activity
 
 
-def mule(mule_id: int, state: MuleState = MuleState.RUNNING, **extra: object) -> MuleView:
+def mule(mule_id: int, state: SlotState = SlotState.RUNNING, **extra: object) -> MuleView:
     view = MuleView(
-        mule_id=mule_id, mode="signal", state=state, pid=4000 + mule_id if state is MuleState.RUNNING else 0,
+        mule_id=mule_id, mode="signal", state=state, pid=4000 + mule_id if state is SlotState.RUNNING else 0,
         respawns=0, last_exit="", retry_at=None, msgs_in=0, msgs_out=0, msgs_dropped=0, activity=Activity.IDLE,
         activity_arg=0, signals_handled=0, queue_bytes=0, signals_pending=0, locks_held=0, cpu_seconds=0.0,
         rss_bytes=0,
@@ -49,7 +49,7 @@ async def test_a_longer_value_is_shown_whole_where_a_shorter_one_was():
         await pilot.pause()
         assert "exit 0" in shown(table, 0)
         retry = time.monotonic() + 12.4
-        table.paint(snapshot(mule(1, MuleState.BACKOFF, last_exit="killed by SIGKILL", retry_at=retry), mule(2)))
+        table.paint(snapshot(mule(1, SlotState.BACKOFF, last_exit="killed by SIGKILL", retry_at=retry), mule(2)))
         await pilot.pause()
         row = shown(table, 0)
         assert "killed by SIGKILL" in row and "BACKOFF 12s" in row
@@ -59,7 +59,7 @@ async def test_a_stopped_mule_says_so_and_how_to_start_it():
     app = TablesApp()
     async with app.run_test(size=(200, 20)) as pilot:
         table = app.query_one(MuleTable)
-        table.paint(snapshot(mule(1, MuleState.STOPPED, last_exit="exit 30")))
+        table.paint(snapshot(mule(1, SlotState.STOPPED, last_exit="exit 30")))
         await pilot.pause()
         row = shown(table, 0)
         assert "STOPPED" in row and "stopped: r starts it" in row and "EXITED" not in row
@@ -82,7 +82,7 @@ async def test_a_farm_row_shows_its_members_states_and_what_is_queued():
         table = app.query_one(LockFarmTable)
         busy = FarmView("busy", 1, (1, 3), queue_bytes=1433, signals_pending=2, queue_messages=3)
         idle = FarmView("idle", 2, (2,), queue_bytes=0, signals_pending=0)
-        table.paint(snapshot(mule(1), mule(2), mule(3, MuleState.BACKOFF), farms=(busy, idle)))
+        table.paint(snapshot(mule(1), mule(2), mule(3, SlotState.BACKOFF), farms=(busy, idle)))
         await pilot.pause()
         assert str(table.get_cell("farm1", "holder / members")) == "mules 1 RUNNING, 3 BACKOFF"
         assert str(table.get_cell("farm1", "waiting / queued")) == "3 messages (1.4K), 2 signals"

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from muletui.engine import events
-from muletui.engine.lifecycle import IllegalTransitionError, MuleState, RespawnPolicy, check_transition
+from muletui.engine.lifecycle import IllegalTransitionError, RespawnPolicy, SlotState, check_transition
 
 FAST = RespawnPolicy(base_delay=0.1, free_retries=2, max_delay=0.8, stable_after=5.0)
 
@@ -83,24 +83,24 @@ async def test_operator_stop_is_not_a_crash_and_restart_brings_it_back(stack, wr
     run = await stack(f"--mule={script}", "--mule")
     await run.line("^up")
     run.master.stop_mule(1)
-    await run.until(lambda: run.master.mules[1].state is MuleState.STOPPED, what="STOPPED")
+    await run.until(lambda: run.master.mules[1].state is SlotState.STOPPED, what="STOPPED")
     exited = run.of(events.MuleExited)[0]
     assert (exited.code, exited.expected) == (30, True)  # uWSGI's end_me status
     assert not run.matching("^OOOPS")
     assert [e.new for e in run.of(events.MuleStateChanged) if e.mule_id == 1][-2:] == ["STOPPING", "STOPPED"]
     run.master.restart_mule(1)
     await run.line("^up", count=2)
-    assert run.master.mules[1].state is MuleState.RUNNING
+    assert run.master.mules[1].state is SlotState.RUNNING
 
 
 async def test_reload_respawns_every_mule_without_oops(stack, write):
     script = write("stay.py", "print('up', flush=True)\nimport time; time.sleep(60)\n")
     run = await stack(f"--mule={script}", "--mule", "--mule")
     await run.until(lambda: all(m.pid for m in run.master.mules.values()), what="3 mules")
-    before = {m.mule_id: m.pid for m in run.master.mules.values()}
+    before = {m.number: m.pid for m in run.master.mules.values()}
     run.master.reload_mules()
     await run.until(lambda: len(run.of(events.MuleSpawned)) == 6, what="3 respawns")
-    after = {m.mule_id: m.pid for m in run.master.mules.values()}
+    after = {m.number: m.pid for m in run.master.mules.values()}
     assert all(after[i] and after[i] != before[i] for i in before)
     assert not run.matching("^OOOPS")
 
@@ -129,14 +129,14 @@ async def test_stack_root_death_is_fatal_and_leaves_no_mule(stack):
     await run.until(lambda: all(m.pid for m in run.master.mules.values()), what="mules")
     os.kill(run.master.root_pid, signal.SIGKILL)
     await run.master.wait_stopped()
-    assert {m.state for m in run.master.mules.values()} == {MuleState.FATAL}
+    assert {m.state for m in run.master.mules.values()} == {SlotState.FATAL}
     assert run.of(events.StackFailed)
 
 
 def test_illegal_transitions_are_refused():
-    check_transition(MuleState.RUNNING, MuleState.BACKOFF)
+    check_transition(SlotState.RUNNING, SlotState.BACKOFF)
     with pytest.raises(IllegalTransitionError):
-        check_transition(MuleState.STOPPED, MuleState.RUNNING)
+        check_transition(SlotState.STOPPED, SlotState.RUNNING)
 
 
 def test_respawn_policy_grows_and_caps():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from muletui.engine import events
-from muletui.engine.lifecycle import MuleState
+from muletui.engine.lifecycle import SlotState
 from muletui.engine.snapshot import MuleView, StackSnapshot
 from muletui.engine.traps import TrapSpotter
 from muletui.ipc.stats_block import Activity
@@ -44,7 +44,7 @@ def test_modes_are_learnt_from_snapshots_too():
     spotter = TrapSpotter()
     assert keys(spotter, receipt(1, mulefunc="thumbnail")) == []  # mode unknown: no guess
     mule = MuleView(
-        mule_id=1, mode="reporter.py", state=MuleState.RUNNING, pid=4001, respawns=0, last_exit="", retry_at=None,
+        mule_id=1, mode="reporter.py", state=SlotState.RUNNING, pid=4001, respawns=0, last_exit="", retry_at=None,
         msgs_in=0, msgs_out=0, msgs_dropped=0, activity=Activity.WAITING_MESSAGE, activity_arg=1, signals_handled=0,
         queue_bytes=0, signals_pending=0, locks_held=0, cpu_seconds=0.0, rss_bytes=0,
     )

@@ -20,19 +20,19 @@ from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import source_colour
 from muletui.engine.events import DebuggerStopped
 from muletui.engine.filemon import FileMonitor
-from muletui.engine.lifecycle import MuleState
+from muletui.engine.lifecycle import SlotState
 from muletui.engine.signals import SignalEntry
 from muletui.engine.snapshot import FarmView, MuleView, StackSnapshot
 from muletui.engine.timers import Schedule
 from muletui.ipc.stats_block import Activity
 
 STATE_STYLE = {
-    MuleState.STARTING: "yellow",
-    MuleState.RUNNING: "green",
-    MuleState.BACKOFF: "bold red",
-    MuleState.STOPPING: "yellow",
-    MuleState.STOPPED: "dim",
-    MuleState.FATAL: "bold red reverse",
+    SlotState.STARTING: "yellow",
+    SlotState.RUNNING: "green",
+    SlotState.BACKOFF: "bold red",
+    SlotState.STOPPING: "yellow",
+    SlotState.STOPPED: "dim",
+    SlotState.FATAL: "bold red reverse",
 }
 NOBODY_DEBUGGING: Mapping[int, DebuggerStopped] = MappingProxyType({})
 FLASH_SECONDS = 1.0
@@ -42,7 +42,7 @@ CACHED_CELLS = 2_000  # rendered cells
 
 def activity_text(mule: MuleView) -> Text:
     """What the mule is doing, in words, coloured by kind."""
-    if mule.state is MuleState.STOPPED:
+    if mule.state is SlotState.STOPPED:
         return Text("stopped: r starts it", style="italic")
     if not mule.pid:
         return Text("—", style="dim")
@@ -159,7 +159,7 @@ class MuleTable(ConsoleTable):
         for mule in snapshot.mules:
             stop = debugging.get(mule.mule_id)
             state = Text(mule.state.value, style=STATE_STYLE[mule.state])
-            if mule.state is MuleState.BACKOFF and mule.retry_at:
+            if mule.state is SlotState.BACKOFF and mule.retry_at:
                 state.append(f" {max(0.0, mule.retry_at - now):.0f}s")
             if stop is not None and mule.pid:
                 state = Text("DEBUGGING", style="bold black on yellow")
