@@ -227,7 +227,7 @@ class Lifecycle:
         effects: list[Effect] = []
         if slot.quick_crashes > self.policy.free_retries:
             text = (
-                f"mule {slot.number} is crashing in a loop ({slot.quick_crashes} quick exits in a row, "
+                f"{slot.kind} {slot.number} is crashing in a loop ({slot.quick_crashes} quick exits in a row, "
                 f"last: {slot.last_exit}): next respawn in {delay:g}s (uWSGI would retry every second)"
             )
             effects.append(Publish(events.StackWarning(text=text, mule_id=slot.number)))

@@ -1,4 +1,5 @@
-"""The master: owns the stack's channels, runs mule lifecycles and publishes every event.
+"""The master: owns the stack's resources (channels, the stack root, timers, output pipes), carries
+out the lifecycle's decisions (:mod:`muletui.engine.lifecycle`) and publishes every event.
 
 Lives in one asyncio event loop (the console's or the headless runner's) and never forks: the
 stack root forks mules for it. It is never on the data path of ``mule_msg``; it only reads the
