@@ -42,14 +42,12 @@ from muletui.console.actions import TYPING_ACTIONS, bindings
 from muletui.console.collector import SurvivorFreezer
 from muletui.console.commands import StackCommands
 from muletui.console.confirm import ConfirmScreen
-from muletui.console.debug_pane import DebugPane, pane_id
+from muletui.console.debugging import Debugging
 from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
 from muletui.console.help import HelpScreen
-from muletui.console.inspect_screens import EVAL_TIMEOUT, EvalScreen, StacksScreen
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import LogView
 from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
-from muletui.engine import events as engine_events
 from muletui.engine.master import Master, StackStartError, StackState
 from muletui.lessons import lesson_for_plan
 from muletui.session import HangUp, StackReloads, StackSession
@@ -92,12 +90,8 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._collector = SurvivorFreezer()
         self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
-        self._debug_panes: dict[int, DebugPane] = {}  # by mule id: every mule that stopped at a prompt
+        self.debugging = Debugging(self)
         self._post_mortem = plan.stack.debug_on_crash  # debug on crash (D toggles it)
-        self._tab_before_debugging = "tab-log"  # where Escape from a debugger pane goes back to
-        self._pdb_history: dict[int, list[str]] = {}
-        self._eval_transcripts: dict[int, list[str]] = {}
-        self._eval_history: dict[int, list[str]] = {}
 
     @property
     def master(self) -> Master:
@@ -144,7 +138,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         return f"# {lesson.title}\n\n{lesson.guide()}\n\nX restarts the lesson from scratch."
 
     @property
-    def _main(self) -> Screen[object]:
+    def main_screen(self) -> Screen[object]:
         """The console's own screen, also while a modal screen (help, palette) is on top."""
         return self.screen_stack[0]
 
@@ -159,10 +153,10 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     def on_resize(self, event: events.Resize) -> None:
         """Below 120 columns the footer drops its padding, so more keys stay in sight."""
-        self._main.query_one(Footer).compact = event.size.width < 120
+        self.main_screen.query_one(Footer).compact = event.size.width < 120
 
     def on_mount(self) -> None:
-        self._main.query_one("#filter", Input).display = False
+        self.main_screen.query_one("#filter", Input).display = False
         self.sub_title = "starting the stack…"
         self.session.watch_process_signals()
         self._quit_when_asked()
@@ -180,7 +174,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         while batch := await self._subscription.batch():
             self.model.apply(batch)
             self.model.log.events_lost = self._subscription.dropped
-            await self._follow_debuggers(batch)
+            await self.debugging.follow(batch)
 
     @work(exclusive=True, group="stack")
     async def _run_stack(self, restart: bool = False) -> None:
@@ -257,21 +251,21 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             self.model.observe(self.master.snapshot())
         snapshot = self.model.snapshot
         if snapshot is not None:
-            self._main.query_one(MuleTable).paint(snapshot, self.model.debugging)
-        active = self._main.query_one(TabbedContent).active
+            self.main_screen.query_one(MuleTable).paint(snapshot, self.master.agents.stops())
+        active = self.main_screen.query_one(TabbedContent).active
         if active == "tab-log":
-            self._main.query_one(LogView).sync()
+            self.main_screen.query_one(LogView).sync()
         elif active == "tab-messages":
-            self._main.query_one(MessageTable).paint(self.model)
+            self.main_screen.query_one(MessageTable).paint(self.model)
         elif active == "tab-signals" and self.master.signals is not None:
-            self._main.query_one(SignalTable).paint(self.master.signals.table)
+            self.main_screen.query_one(SignalTable).paint(self.master.signals.table)
         elif active == "tab-timers" and self.master.signals is not None:
             signals = self.master.signals
-            self._main.query_one(TimerTable).paint(
+            self.main_screen.query_one(TimerTable).paint(
                 signals.timers.schedules, signals.file_monitors.monitors, signals.table, self.model
             )
         elif active == "tab-locks" and snapshot is not None:
-            self._main.query_one(LockFarmTable).paint(snapshot)
+            self.main_screen.query_one(LockFarmTable).paint(snapshot)
         self._paint_hint()
 
     def _paint_hint(self) -> None:
@@ -286,12 +280,12 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             text = Text(f"⚠ {hint.text}{times}")
         if text != self._hint_shown:
             self._hint_shown = text
-            self._main.query_one("#hint", Static).update(text)
+            self.main_screen.query_one("#hint", Static).update(text)
 
     # -- mule actions ----------------------------------------------------------------------
 
     def selected_mule(self) -> int | None:
-        return self._main.query_one(MuleTable).selected_mule()
+        return self.main_screen.query_one(MuleTable).selected_mule()
 
     def _on_mule(self, verb: str, mule_id: int | None, confirm: str = "") -> None:
         """Do ``verb`` to ``mule_id`` (``None``: the selected mule, after ``confirm`` if given:
@@ -337,53 +331,53 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     # -- log actions -----------------------------------------------------------------------
 
     def action_toggle_source(self) -> None:
-        log = self._main.query_one(LogView)
+        log = self.main_screen.query_one(LogView)
         source = None if log.source is not None else self.selected_mule()
         log.show(source)
         log.border_title = "all mules" if source is None else f"mule {source} only"
 
     def action_filter_log(self) -> None:
-        self._main.query_one(TabbedContent).active = "tab-log"
-        box = self._main.query_one("#filter", Input)
+        self.main_screen.query_one(TabbedContent).active = "tab-log"
+        box = self.main_screen.query_one("#filter", Input)
         box.display = True
-        self._focus_now(box)
+        self.focus_now(box)
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
-        log = self._main.query_one(LogView)
+        log = self.main_screen.query_one(LogView)
         log.show(log.source, event.value)
         event.input.display = bool(event.value)
         self.action_leave_form()
 
     def action_follow(self) -> None:
-        self._main.query_one(LogView).action_follow()
+        self.main_screen.query_one(LogView).action_follow()
 
     def action_toggle_time(self) -> None:
-        log = self._main.query_one(LogView)
+        log = self.main_screen.query_one(LogView)
         log.show_time = not log.show_time
 
     def action_clear_log(self) -> None:
         self.model.log.clear()
-        self._main.query_one(LogView).show(self._main.query_one(LogView).source)
+        self.main_screen.query_one(LogView).show(self.main_screen.query_one(LogView).source)
 
     # -- messages --------------------------------------------------------------------------
 
     def action_compose_message(self, target: object | None = None) -> None:
         """Open the composer aimed at ``target`` (``None``: the selected mule)."""
-        self._main.query_one(TabbedContent).active = "tab-messages"
+        self.main_screen.query_one(TabbedContent).active = "tab-messages"
         aim = target if target is not None else self.selected_mule()
         if aim is not None:
-            self._main.query_one("#msg-target", Select).value = aim
+            self.main_screen.query_one("#msg-target", Select).value = aim
         self._empty_confirmed = False
-        self._focus_now(self._main.query_one("#msg-text", Input))
+        self.focus_now(self.main_screen.query_one("#msg-text", Input))
 
     @on(Button.Pressed, "#msg-send")
     @on(Input.Submitted, "#msg-text")
     def _send(self) -> None:
-        box = self._main.query_one("#msg-text", Input)
+        box = self.main_screen.query_one("#msg-text", Input)
         text = box.value
-        target = self._main.query_one("#msg-target", Select).value
-        result = self._main.query_one("#msg-result", Label)
+        target = self.main_screen.query_one("#msg-target", Select).value
+        result = self.main_screen.query_one("#msg-result", Label)
         if self.master.state is not StackState.RUNNING:
             result.update(Text("the stack is not running", style="bold red"))
             return
@@ -392,7 +386,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             result.update(Text("the message is empty: Enter again sends it as b''", style="bold yellow"))
             return
         self._empty_confirmed = False
-        if self._main.query_one("#msg-bytes", Checkbox).value:
+        if self.main_screen.query_one("#msg-bytes", Checkbox).value:
             try:
                 data = codecs.escape_decode(text.encode("utf-8"))[0]
             except ValueError as error:
@@ -414,15 +408,15 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         if signum is not None:
             self._raise(signum)
             return
-        self._main.query_one(TabbedContent).active = "tab-signals"
-        box = self._main.query_one("#sig-number", Input)
+        self.main_screen.query_one(TabbedContent).active = "tab-signals"
+        box = self.main_screen.query_one("#sig-number", Input)
         box.value = ""
-        self._focus_now(box)
+        self.focus_now(box)
 
     @on(DataTable.RowSelected, "#signals")
     def _raise_selected(self, event: DataTable.RowSelected) -> None:
         """Enter (or a click) on a row of the signal table raises that signal."""
-        signum = self._main.query_one(SignalTable).selected_signal()
+        signum = self.main_screen.query_one(SignalTable).selected_signal()
         if signum is not None:
             self._raise(signum)
 
@@ -436,7 +430,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     @on(Input.Changed, "#sig-number")
     def _preview(self, event: Input.Changed) -> None:
-        label = self._main.query_one("#sig-preview", Label)
+        label = self.main_screen.query_one("#sig-preview", Label)
         try:
             signum = int(event.value)
         except ValueError:
@@ -449,7 +443,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     @on(Input.Submitted, "#sig-number")
     def _raise_from_input(self) -> None:
         try:
-            signum = int(self._main.query_one("#sig-number", Input).value)
+            signum = int(self.main_screen.query_one("#sig-number", Input).value)
         except ValueError:
             self.notify("type a signal number (0..255)", severity="warning")
             return
@@ -465,91 +459,19 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     # -- debugging -------------------------------------------------------------------------
 
-    async def _follow_debuggers(self, batch: list[engine_events.Event]) -> None:
-        """Open a mule's debugger pane when it stops, and carry what its debugger says there."""
-        for event in batch:
-            if isinstance(event, engine_events.DebuggerStopped):
-                await self._debugger_stopped(event)
-            elif isinstance(event, engine_events.DebuggerOutput):
-                (await self._debug_pane(event.mule_id)).transcript.say(event.text)
-            elif isinstance(event, engine_events.DebuggerResumed) and event.mule_id in self._debug_panes:
-                self._debug_panes[event.mule_id].resumed()
-            elif isinstance(event, engine_events.MuleExited) and event.mule_id in self._debug_panes:
-                how = f"killed by {event.signal}" if event.signal else f"exit {event.code}"
-                self._debug_panes[event.mule_id].transcript.say(f"\n--- mule {event.mule_id} (pid {event.pid}) ended: {how} ---\n")
-
-    async def _debug_pane(self, mule_id: int) -> DebugPane:
-        """Mule ``mule_id``'s pane, added to the tabs the first time it is needed."""
-        pane = self._debug_panes.get(mule_id)
-        if pane is None:
-            base_dir = self.plan.stack.chdir or str(Path.cwd())
-            pane = self._debug_panes[mule_id] = DebugPane(mule_id, base_dir, self._pdb_history.setdefault(mule_id, []))
-            await self._main.query_one(TabbedContent).add_pane(pane)
-        return pane
-
-    async def _debugger_stopped(self, stop: engine_events.DebuggerStopped) -> None:
-        """Show where the mule stopped; bring its pane up and focused, unless the user is busy
-        elsewhere (typing in a form, a dialog open): then say so, and ``d`` brings it."""
-        pane = await self._debug_pane(stop.mule_id)
-        pane.stopped(stop, harakiri=bool(self.plan.stack.mule_harakiri))
-        focused = self._main.focused
-        if pane.prompt is focused:
-            return
-        if self.screen is not self._main or self._in_form():
-            self.notify(f"mule {stop.mule_id} stopped at {stop.file}:{stop.line}: d opens its debugger",
-                        title="breakpoint", timeout=8)
-            return
-        self._show_debug_pane(pane)
-
-    def _show_debug_pane(self, pane: DebugPane) -> None:
-        tabs = self._main.query_one(TabbedContent)
-        if not tabs.active.startswith("tab-debug-"):
-            self._tab_before_debugging = tabs.active
-        tabs.active = pane_id(pane.mule_id)
-        self._focus_now(pane.prompt)
-
     def action_debug(self, mule_id: int | None = None) -> None:
         """Back to a debugger pane: the selected mule's, else the first mule stopped at a prompt."""
-        chosen = mule_id if mule_id is not None else self.selected_mule()
-        if chosen not in self._debug_panes or chosen not in self.model.debugging:
-            stopped = sorted(self.model.debugging)
-            chosen = stopped[0] if stopped else chosen
-        pane = self._debug_panes.get(chosen) if chosen is not None else None
-        if pane is None:
-            self.notify("no mule is at a breakpoint: breakpoint() in a mule's code stops it here", timeout=4)
-            return
-        self._show_debug_pane(pane)
-
-    @on(Input.Submitted, ".debug-prompt")
-    def _send_to_debugger(self, event: Input.Submitted) -> None:
-        pane = next(node for node in event.input.ancestors if isinstance(node, DebugPane))
-        line = event.value
-        pane.prompt.remember(line)
-        pane.prompt.value = ""
-        if self.master.agents.type_line(pane.mule_id, line):
-            pane.transcript.say(line + "\n")
-        else:
-            pane.transcript.say(f"\n(mule {pane.mule_id} is not at its prompt: it runs)\n")
+        self.debugging.show(mule_id if mule_id is not None else self.selected_mule())
 
     def action_where(self, mule_id: int | None = None) -> None:
-        """The live stacks of a mule's threads, taken without stopping it."""
         chosen = self._running_mule(mule_id)
         if chosen is not None:
-            self.push_screen(StacksScreen(chosen, lambda: self.master.agents.stacks(chosen)))
+            self.debugging.where(chosen)
 
     def action_evaluate(self, mule_id: int | None = None) -> None:
-        """A Python prompt in a mule's namespace, while it runs."""
         chosen = self._running_mule(mule_id)
-        if chosen is None:
-            return
-        spec = next(m for m in self.plan.stack.mules if m.mule_id == chosen)
-        where = {"script": f"__main__ of {spec.program}", "callable": f"the module of {spec.program}"}.get(
-            spec.mode, "the app's module"
-        )
-        self.push_screen(EvalScreen(
-            chosen, where, lambda source: self.master.agents.evaluate(chosen, source, EVAL_TIMEOUT),
-            self._eval_transcripts.setdefault(chosen, []), self._eval_history.setdefault(chosen, []),
-        ))
+        if chosen is not None:
+            self.debugging.evaluate(chosen)
 
     def action_toggle_post_mortem(self) -> None:
         """Turn debug-on-crash on or off for every mule, from now on."""
@@ -569,14 +491,14 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     # -- focus -----------------------------------------------------------------------------
 
-    def _focus_now(self, widget: Widget) -> None:
+    def focus_now(self, widget: Widget) -> None:
         """Focus ``widget`` before the next key is handled (``focus()`` waits a turn, and the
         keys of a fast typist or a paste would reach the old focus)."""
-        self._main.set_focus(widget)
+        self.main_screen.set_focus(widget)
 
-    def _in_form(self) -> bool:
+    def in_form(self) -> bool:
         """A text box, checkbox, button or select has focus: plain keys are typing there."""
-        focused = self._main.focused
+        focused = self.main_screen.focused
         return isinstance(focused, Input | Checkbox | Button | Select) or (
             focused is not None and any(isinstance(node, Select) for node in focused.ancestors)
         )
@@ -585,28 +507,26 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         """Plain-character keys never act from a form (Escape leaves it) or over a dialog, the
         help or the palette: they are typing there. The footer hides them then."""
         if action == "select_mule":  # the arrows act here only for the mule table
-            return self.screen is self._main and isinstance(self._main.focused, MuleTable)
-        return not (action in TYPING_ACTIONS and (self.screen is not self._main or self._in_form()))
+            return self.screen is self.main_screen and isinstance(self.main_screen.focused, MuleTable)
+        return not (action in TYPING_ACTIONS and (self.screen is not self.main_screen or self.in_form()))
 
     def action_select_mule(self, step: int) -> None:
         """↑/↓ on the mule table, taken in order with the keys that act on the selection."""
-        table = self._main.query_one(MuleTable)
+        table = self.main_screen.query_one(MuleTable)
         table.action_cursor_up() if step < 0 else table.action_cursor_down()
 
     def action_leave_form(self) -> None:
         """Escape: leave the text box or form for the mule table. An unapplied filter edit is
         dropped (the filter in force stays, and its box shows only while there is one)."""
-        box = self._main.query_one("#filter", Input)
+        box = self.main_screen.query_one("#filter", Input)
         if self.focused is box:
-            box.value = self._main.query_one(LogView).filter_text
+            box.value = self.main_screen.query_one(LogView).filter_text
         box.display = bool(box.value)
-        tabs = self._main.query_one(TabbedContent)
-        if tabs.active.startswith("tab-debug-"):  # the mule stays stopped; d comes back
-            tabs.active = self._tab_before_debugging
-        self._focus_now(self._main.query_one(MuleTable))
+        self.debugging.leave()
+        self.focus_now(self.main_screen.query_one(MuleTable))
 
     def action_tab(self, pane: str) -> None:
-        self._main.query_one(TabbedContent).active = pane
+        self.main_screen.query_one(TabbedContent).active = pane
 
     # -- help and quit ---------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ class StackCommands(Provider):
                              "w: the live stack of each of its threads"))
             commands.append((f"mule: evaluate in mule {mule_id}", partial(app.action_evaluate, mule_id),
                              "e: a Python prompt in its namespace"))
-            if mule_id in app.model.debugging:
+            if app.master.agents.stopped_at(mule_id) is not None:
                 commands.append((f"mule: debug mule {mule_id}", partial(app.action_debug, mule_id),
                                  "d: its debugger pane (it waits at a breakpoint)"))
         commands.append(("message: send to any mule", partial(app.action_compose_message, 0), "the shared queue"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import linecache
 import os
+from collections.abc import Callable
 
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Static, TabPane
+from textual.widgets import Input, Static, TabPane
 
 from muletui.console.widgets.prompt import HistoryInput, Transcript
 from muletui.engine import events
@@ -46,11 +48,13 @@ class DebugPane(TabPane):
     DebugPane > Transcript { height: 1fr; border: round $primary-background; }
     """
 
-    def __init__(self, mule_id: int, base_dir: str, history: list[str]) -> None:
-        """``base_dir``: where the mules run (``--chdir``), against which a relative file is read."""
+    def __init__(self, mule_id: int, base_dir: str, history: list[str], send: Callable[[str], bool]) -> None:
+        """``base_dir``: where the mules run (``--chdir``), against which a relative file is read;
+        ``send``: gives a line to the mule's prompt, ``False`` if no prompt waits."""
         super().__init__(f"Pdb {mule_id}", id=pane_id(mule_id))
         self.mule_id = mule_id
         self._base_dir = base_dir
+        self._send = send
         self.stop: events.DebuggerStopped | None = None
         self.transcript = Transcript(id=f"debug-transcript-{mule_id}")
         self.prompt = HistoryInput(
@@ -67,7 +71,18 @@ class DebugPane(TabPane):
         yield self.transcript
         yield self.prompt
 
-    def stopped(self, stop: events.DebuggerStopped, harakiri: bool) -> None:
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        line = event.value
+        self.prompt.remember(line)
+        self.prompt.value = ""
+        if self._send(line):
+            self.transcript.say(line + "\n")
+        else:
+            self.transcript.say(f"\n(mule {self.mule_id} is not at its prompt: it runs)\n")
+
+    def stopped(self, stop: events.DebuggerStopped) -> None:
         """The mule's debugger waits at ``stop``: say where, and show the source there."""
         self.stop = stop
         what = "post-mortem after an uncaught exception" if stop.post_mortem else "stopped"
@@ -75,11 +90,9 @@ class DebugPane(TabPane):
             (f"mule {stop.mule_id} ", "bold"), (what, "bold yellow reverse"),
             f" at {stop.file}:{stop.line} in {stop.function}() · thread {stop.thread}",
         )
-        notes = ["Esc: back to the console (the mule stays stopped) · d: back here"]
+        notes = ["Esc: back to the console (the mule stays stopped) · d: back here", "harakiri waits meanwhile"]
         if stop.post_mortem:
             notes.append("c or q lets it exit and respawn")
-        if harakiri:
-            notes.append("harakiri waits while it is stopped")
         where.append("\n" + " · ".join(notes), style="dim")
         self._where.update(where)
         path = stop.file if os.path.isabs(stop.file) else os.path.join(self._base_dir, stop.file)

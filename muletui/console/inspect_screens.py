@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from muletui.console.widgets.prompt import HistoryInput, Transcript
+from muletui.console.widgets.prompt import TRANSCRIPT_LINES, HistoryInput, Transcript
 from muletui.engine.agents import MuleGoneError
 from muletui.ipc.agent_wire import EvalResult, ThreadStack
 
@@ -142,6 +142,7 @@ class EvalScreen(ModalScreen[None]):
 
     def _say(self, text: str) -> None:
         self._said.append(text)
+        del self._said[:-TRANSCRIPT_LINES]  # kept as long as the widget keeps lines
         self.transcript.say(text)
 
     @on(Input.Submitted, "#eval-input")

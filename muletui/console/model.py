@@ -101,7 +101,6 @@ class ConsoleModel:
         self.snapshot: StackSnapshot | None = None
         self.stopped_report: dict[str, tuple[int, int]] | None = None
         self.failure: str | None = None
-        self.debugging: dict[int, events.DebuggerStopped] = {}  # mule id -> where its debugger waits
 
     # -- events ------------------------------------------------------------------------------
 
@@ -124,10 +123,6 @@ class ConsoleModel:
                 self.stopped_report = event.left_queued
             elif isinstance(event, events.StackFailed):
                 self.failure = event.reason
-            elif isinstance(event, events.DebuggerStopped):
-                self.debugging[event.mule_id] = event
-            elif isinstance(event, events.DebuggerResumed):
-                self.debugging.pop(event.mule_id, None)
         if log_lines:
             self.log.add(log_lines)
         self.messages.sweep()

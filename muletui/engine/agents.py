@@ -35,7 +35,7 @@ class AgentLink:
         self._pending: dict[int, asyncio.Future[object]] = {}
         self._requests = itertools.count(1)
         self.stop: Stop | None = None  # where the mule's debugger waits, if it does
-        self._reader = DatagramReader(sock, lambda data: self._dispatch(pickle.loads(data)), MAX_DATAGRAM)
+        self._reader = DatagramReader(sock, self._receive, MAX_DATAGRAM)
 
     def send(self, *message: object) -> bool:
         """One datagram to the mule; ``False`` if it cannot take it (gone, or its buffer full)."""
@@ -53,6 +53,8 @@ class AgentLink:
         return answer
 
     async def evaluate(self, source: str, timeout: float) -> EvalResult:
+        """The evaluation's result; one given up on (a timeout, the caller cancelled) is
+        interrupted in the mule."""
         answer = await self._request(timeout, "eval", source)
         assert isinstance(answer, EvalResult)
         return answer
@@ -65,8 +67,20 @@ class AgentLink:
             if not self.send(kind, request, *args):
                 raise MuleGoneError(f"mule {self.mule_id} is not running")
             return await asyncio.wait_for(future, timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            if kind == "eval":
+                self.send("cancel", request)
+            raise
         finally:
             self._pending.pop(request, None)
+
+    def _receive(self, data: bytes) -> None:
+        try:
+            message = pickle.loads(data)
+        except Exception:  # noqa: BLE001 - cut short (bigger than a datagram): the request times out
+            self._publish(events.StackWarning(text=f"mule {self.mule_id}: an agent answer too big to read was dropped"))
+            return
+        self._dispatch(message)
 
     def close(self) -> None:
         """The incarnation ended: fail what waits for it and let go of the socket."""
@@ -137,6 +151,10 @@ class MuleAgents:
         self._post_mortem = on
         for link in self._links.values():
             link.send("post_mortem", on)
+
+    def stops(self) -> dict[int, Stop]:
+        """Where each mule whose debugger waits at a prompt stopped, by mule id."""
+        return {mule_id: link.stop for mule_id, link in self._links.items() if link.stop is not None}
 
     def stopped_at(self, mule_id: int) -> Stop | None:
         """Where mule ``mule_id``'s debugger waits, if it does."""

@@ -96,8 +96,13 @@ class Watchdog:
         else:
             for line in tracebacker_lines(stacks):
                 self._actions.log(line)
-        if self._actions.running_pids().get(mule_id) == pid:
+        if self._actions.running_pids().get(mule_id) != pid:
+            return
+        stop = self._actions.agents.stopped_at(mule_id)
+        if stop is None:
             self._actions.kill(mule_id)
+        else:  # it reached a breakpoint while its stacks were taken: a prompt is never killed
+            self._actions.log(f"harakiri spares mule {mule_id} (pid: {pid}): it stopped at its (Pdb) prompt ({stop.where})")
 
     def _check_touched(self) -> None:
         touched = first_touched(self._reload_files, self._actions.log)

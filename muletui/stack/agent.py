@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -45,8 +46,10 @@ class MuleAgent:
         self.debugger = spec.debugger  # False: no one to debug on, breakpoints are skipped
         self.post_mortem = spec.debug_on_crash
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()  # typed at the (Pdb) prompt
-        self._turn = threading.Lock()  # one thread at a time holds the debugger
-        self._holder = ""
+        self._turn = threading.Lock()  # guards the two fields below
+        self._holder = ""  # the thread that holds the debugger ("" when none does)
+        self._waiting: deque[threading.Event] = deque()  # threads stopped meanwhile, first come first
+        self._evaluations: dict[int, int] = {}  # request -> ident of the thread evaluating it
         self._ident = 0
 
     def start(self) -> None:
@@ -72,12 +75,20 @@ class MuleAgent:
 
     @contextmanager
     def debugger_turn(self, stop: Stop) -> Iterator[None]:
-        """Hold the debugger for the calling thread, stopped at ``stop``, and tell the master."""
-        if not self._turn.acquire(blocking=False):
-            log(f"mule {self.mule_id}: thread {stop.thread} waits at {stop.where}: "
-                f"thread {self._holder} holds the debugger")
-            self._turn.acquire()
-        self._holder = stop.thread
+        """Hold the debugger for the calling thread, stopped at ``stop``, and tell the master.
+
+        Threads that stop while another holds it get it in the order they stopped: the holder
+        hands it over as it leaves, so one that hits its breakpoint again queues behind them."""
+        with self._turn:
+            holder, ticket = self._holder, threading.Event()
+            if holder:
+                self._waiting.append(ticket)
+            else:
+                self._holder = stop.thread
+        if holder:
+            log(f"mule {self.mule_id}: thread {stop.thread} waits at {stop.where}: thread {holder} holds the debugger")
+            ticket.wait()
+            self._holder = stop.thread
         while not self.lines.empty():  # typed before this stop: not meant for it
             self.lines.get_nowait()
         self.send("stopped", stop)
@@ -87,7 +98,11 @@ class MuleAgent:
         finally:
             _extend_harakiri(time.monotonic_ns() - stopped)  # before the master sees it run again
             self.send("running")
-            self._turn.release()
+            with self._turn:
+                if self._waiting:
+                    self._waiting.popleft().set()
+                else:
+                    self._holder = ""
 
     def _serve(self) -> None:
         while True:
@@ -109,6 +124,8 @@ class MuleAgent:
         elif kind == "eval":
             # Its own thread: a slow expression must not hold up the next request.
             _thread.start_new_thread(self._evaluate, (args[0], args[1]))
+        elif kind == "cancel":
+            self._cancel(args[0])
         elif kind == "post_mortem":
             self.post_mortem = bool(args[0])
 
@@ -126,7 +143,24 @@ class MuleAgent:
         return tuple(found)
 
     def _evaluate(self, request: int, source: str) -> None:
-        self.send("reply", request, evaluate(source, self.namespace()))
+        with self._turn:
+            self._evaluations[request] = threading.get_ident()
+        try:
+            result = evaluate(source, self.namespace())
+        finally:
+            with self._turn:
+                del self._evaluations[request]
+        self.send("reply", request, result)
+
+    def _cancel(self, request: int) -> None:
+        """Interrupt an evaluation the master gave up on: ``KeyboardInterrupt`` at its next
+        bytecode (work in C that holds the GIL cannot be interrupted, and blocks the mule)."""
+        with self._turn:
+            ident = self._evaluations.get(request)
+            if ident is not None:
+                import ctypes  # noqa: PLC0415 - only when an evaluation is given up on
+
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
 
     def namespace(self) -> dict[str, object]:
         """Where a typed line runs: the script's ``__main__``, else the app's module, else ``__main__``."""
@@ -169,13 +203,22 @@ def _app_module(spec: StackSpec) -> dict[str, object] | None:
 
 
 def _fitting(stacks: tuple[ThreadStack, ...]) -> tuple[ThreadStack, ...]:
-    """``stacks`` with their outermost frames dropped, fewer each time, until one datagram
-    holds them (a deep recursion in many threads would not fit)."""
+    """``stacks`` cut until one datagram holds them: the outermost frames first (a deep
+    recursion), then, one frame a thread being still too much, the last threads (a mule with
+    thousands), with a last entry that says how many were left out."""
     depth = max((len(stack.frames) for stack in stacks), default=0)
-    while depth > 1 and len(pickle.dumps(stacks)) > MAX_DATAGRAM - 1024:
+    while depth > 1 and _too_big(stacks):
         depth //= 2
         stacks = tuple(ThreadStack(s.name, s.main, s.frames[-depth:]) for s in stacks)
+    every, kept = stacks, len(stacks)
+    while kept > 1 and _too_big(stacks):
+        kept //= 2
+        stacks = (*every[:kept], ThreadStack(f"({len(every) - kept} more threads not shown)", False, ()))
     return stacks
+
+
+def _too_big(stacks: tuple[ThreadStack, ...]) -> bool:
+    return len(pickle.dumps(stacks)) > MAX_DATAGRAM - 1024
 
 
 def _frames(frame: FrameType) -> tuple[StackFrame, ...]:

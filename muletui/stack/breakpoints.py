@@ -57,14 +57,26 @@ def open_post_mortem(t: TracebackType) -> None:
 
 
 def _agent_or_warn(what: str) -> agent.MuleAgent | None:
+    """This mule's agent when a front end debugs it; else one warning (once per place: a
+    breakpoint in a loop says it once) and ``None``."""
     mule_agent = agent.current
     if mule_agent is None or mule_agent.pid != os.getpid():
-        warn(f"{what} skipped: muletui debugs mules only (not the app while it imports, nor a process a mule forked)")
+        _warn_once(what, "muletui debugs mules only (not the app while it imports, nor a process a mule forked)")
         return None
     if not mule_agent.debugger:
-        warn(f"{what} skipped: no terminal to debug on (use the console, or run headless with a terminal on stdin)")
+        _warn_once(what, "no terminal to debug on (use the console, or run headless with a terminal on stdin)")
         return None
     return mule_agent
+
+
+_warned: set[tuple[str, str]] = set()  # what was said in this process already
+
+
+def _warn_once(what: str, why: str) -> None:
+    if (what, why) not in _warned:  # a fork inherits the set: the root's why is not a mule's
+        _warned.add((what, why))
+        who = f"mule {agent.current.mule_id}: " if agent.current is not None and agent.current.pid == os.getpid() else ""
+        warn(f"{who}{what} skipped: {why}", here=False)
 
 
 def _patch(pdb: ModuleType) -> None:

@@ -50,9 +50,11 @@ def log(text: str) -> None:
         data = data[os.write(2, data) :]
 
 
-def warn(text: str) -> None:
-    """A muletui warning: logged, and reported to the master (outside the rate budget)."""
-    log(f"[muletui] {text}")
+def warn(text: str, *, here: bool = True) -> None:
+    """A muletui warning, reported to the master (outside the rate budget) and, unless ``here``
+    is false (the master's line is enough), logged on this process's stderr too."""
+    if here or current is None:
+        log(f"[muletui] {text}")
     if current is not None:
         current.reporter.send_always((reports.WARNING, current.slot, text))
 

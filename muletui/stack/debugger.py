@@ -13,6 +13,10 @@ from types import FrameType, TracebackType
 from muletui.ipc.agent_wire import TEXT_LIMIT, Stop
 from muletui.stack.agent import MuleAgent
 
+#: Most characters one command's answer may send to the pane (``p list(range(10**6))`` would send
+#: 7 MB); the rest is counted, and the prompt still comes.
+ANSWER_LIMIT = 64 * 1024
+
 
 class _Pane:
     """pdb's stdin and stdout: text goes to the mule's pane, lines come from it."""
@@ -22,16 +26,27 @@ class _Pane:
 
     def __init__(self, agent: MuleAgent) -> None:
         self._agent = agent
+        self._sent = 0  # characters sent since the last line was read
+        self._held = 0  # characters over ANSWER_LIMIT since then, not sent
+        self._last = ""  # the last text written: the prompt, when a line is read next
 
     def write(self, text: str) -> int:
-        for start in range(0, len(text), TEXT_LIMIT):
-            self._agent.send("output", text[start : start + TEXT_LIMIT])
+        room = max(0, ANSWER_LIMIT - self._sent)
+        shown = text[:room]
+        for start in range(0, len(shown), TEXT_LIMIT):
+            self._agent.send("output", shown[start : start + TEXT_LIMIT])
+        self._sent += len(shown)
+        self._held += len(text) - len(shown)
+        self._last = text[-200:]
         return len(text)
 
     def flush(self) -> None:
         pass
 
     def readline(self) -> str:
+        if self._held:  # the answer was cut, and the prompt with it: say so, then prompt again
+            self._agent.send("output", f"\n… {self._held:,} more characters not shown\n{self._last}")
+        self._sent = self._held = 0
         return self._agent.lines.get()  # "" once the master is gone: pdb's end of file
 
     def isatty(self) -> bool:

@@ -69,6 +69,10 @@ async def test_a_breakpoint_stops_the_mule_at_a_prompt_the_master_drives(stack, 
     assert "-> y = x + 1" in said()
     assert run.master.agents.type_line(1, "p x")
     await run.until(lambda: "42\n(Pdb) " in said(), what="p x")
+    before = len(said())
+    assert run.master.agents.type_line(1, "p list(range(10**6))")  # 7 MB of answer
+    await run.until(lambda: said().endswith("more characters not shown\n(Pdb) "), what="the answer, cut")
+    assert len(said()) - before < 70_000
     assert run.master.agents.type_line(1, "c")
     await run.line("^after the breakpoint 43$", mule_id=1)
     await run.until(lambda: run.of(events.DebuggerResumed), what="resumed")
@@ -76,11 +80,58 @@ async def test_a_breakpoint_stops_the_mule_at_a_prompt_the_master_drives(stack, 
     assert not run.master.agents.type_line(1, "p x")  # no prompt waits
 
 
+LOOPS_ON_A_BREAKPOINT = """
+for n in range(3):
+    breakpoint()
+    print("went on", n, flush=True)
+import time
+time.sleep(3600)
+"""
+
+
 async def test_without_a_debugger_a_breakpoint_is_one_warning_and_the_mule_goes_on(stack, write):
-    run = await stack(f"--mule={write('breaks.py', BREAKS)}")
+    run = await stack(f"--mule={write('breaks.py', BREAKS)}", f"--mule={write('loops.py', LOOPS_ON_A_BREAKPOINT)}")
     await run.line("^after the breakpoint 43$", mule_id=1)
+    await run.line("^went on 2$", mule_id=2)
     warnings = [event.text for event in run.of(events.StackWarning)]
-    assert any("breaks.py:4 skipped: no terminal to debug on" in text for text in warnings), warnings
+    assert any(text.startswith("mule 1: breakpoint at ") and text.endswith(
+        "breaks.py:4 skipped: no terminal to debug on (use the console, or run headless with a terminal on stdin)"
+    ) for text in warnings), warnings
+    assert len([text for text in warnings if "loops.py:3 skipped" in text]) == 1  # once per place, not per hit
+    assert not any("skipped" in text for text in run.texts(1) + run.texts(2))  # the master's line only
+
+
+async def test_an_evaluation_given_up_on_is_interrupted_in_the_mule(stack, write):
+    run = await stack(f"--mule={write('sleeper.py', SLEEPER)}")
+    await run.line("^napping$", mule_id=1)
+    threads = "len(__import__('sys')._current_frames())"
+    before = (await run.master.agents.evaluate(1, threads)).text
+    with pytest.raises(TimeoutError):
+        await run.master.agents.evaluate(1, "while True: pass", timeout=0.3)
+    for _ in range(100):  # the spinning thread gets KeyboardInterrupt and ends
+        if (await run.master.agents.evaluate(1, threads)).text == before:
+            break
+    assert (await run.master.agents.evaluate(1, threads)).text == before
+    assert (await run.master.agents.evaluate(1, "counter")).text == "41"
+
+
+MANY_THREADS = """
+import threading, time
+for _ in range(1500):
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+print("crowded", flush=True)
+time.sleep(3600)
+"""
+
+
+async def test_stacks_of_more_threads_than_one_datagram_holds_say_how_many_are_left_out(stack, write):
+    run = await stack(f"--mule={write('crowded.py', MANY_THREADS)}")
+    await run.line("^crowded$", mule_id=1, timeout=20)
+    stacks = await run.master.agents.stacks(1)
+    assert stacks[0].main and stacks[-1].name.endswith("more threads not shown)")
+    shown = len(stacks) - 1
+    assert stacks[-1].name == f"({1500 + 1 - shown} more threads not shown)"
+    assert not run.of(events.StackWarning)  # nothing was cut short on the wire
 
 
 DEEP = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from muletui.engine import events
+from muletui.engine.agents import MuleAgents
 from muletui.engine.bus import EventBus
 from muletui.engine.filemon import FileMonitor
 from muletui.engine.lifecycle import Slot, SlotState
@@ -41,6 +42,7 @@ class ScriptedMaster:
         self.root_pid = 4000
         self.mules = {i: Slot("mule", i) for i in range(1, 5)}
         self.module_files: list[object] = []  # what the stack root loaded: nothing to watch for reloads
+        self.agents = MuleAgents(bus.publish)  # no mule has an agent: none is stopped at a prompt
         table = {
             0: SignalEntry(0, "mule", "hello", "app.py:24", raised=12, delivered=12, handled=12, last_duration=0.00012),
             1: SignalEntry(1, "mules", "tmp_modified", "app.py:36", raised=2, delivered=8, handled=6),

@@ -53,8 +53,8 @@ async def test_a_breakpoint_opens_the_mules_pdb_pane(console, tmp_path):
     (tmp_path / "sleeper.py").write_text(SLEEPER)
     app = console("--mule=stopper.py", "--mule=sleeper.py")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: 1 in app._debug_panes and app._debug_panes[1].stop is not None, what="the stop")
-        pane = app._debug_panes[1]
+        await until(pilot, lambda: 1 in app.debugging.panes and app.debugging.panes[1].stop is not None, what="the stop")
+        pane = app.debugging.panes[1]
         tabs = app.query_one(TabbedContent)
         await until(pilot, lambda: "(Pdb) " in transcript(pane), what="the prompt")
         assert tabs.active == "tab-debug-1" and app.focused is pane.prompt
@@ -111,7 +111,7 @@ async def test_where_and_evaluate_in_a_running_mule(console, tmp_path):
         await pilot.press("escape")
         # the prompt comes back with its transcript and history
         await pilot.press("e")
-        assert "'yes'" in app.screen.transcript.lines or "'yes'" in "".join(app._eval_transcripts[1])
+        await until(pilot, lambda: "'yes'" in app.screen.transcript.lines, what="the transcript again")
         await pilot.press("up")
         assert app.screen.prompt.value == "1/0"
 
@@ -120,12 +120,12 @@ async def test_two_stopped_mules_each_get_a_pane(console, tmp_path):
     (tmp_path / "stopper.py").write_text(STOPPER)
     app = console("--mule=stopper.py", "--mule=stopper.py")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: len(app.model.debugging) == 2 and len(app._debug_panes) == 2, what="both stops")
+        await until(pilot, lambda: len(app.master.agents.stops()) == 2 and len(app.debugging.panes) == 2, what="both stops")
         await until(pilot, lambda: app.focused is not None and app.focused.has_class("debug-prompt"), what="a focused prompt")
         first = app.focused
-        assert isinstance(first, type(app._debug_panes[1].prompt))
-        owner = next(p for p in app._debug_panes.values() if p.prompt is first)
-        other = next(p for p in app._debug_panes.values() if p is not owner)
+        assert isinstance(first, type(app.debugging.panes[1].prompt))
+        owner = next(p for p in app.debugging.panes.values() if p.prompt is first)
+        other = next(p for p in app.debugging.panes.values() if p is not owner)
         await pilot.press(*"p count", "enter")  # goes to the focused pane's mule only
         await until(pilot, lambda: "(Pdb) p count\n1" in transcript(owner), what="the answer")
         assert "p count" not in transcript(other)
@@ -139,7 +139,7 @@ async def test_quitting_while_a_mule_is_stopped_stops_the_stack(console, tmp_pat
     (tmp_path / "stopper.py").write_text(STOPPER)
     app = console("--mule=stopper.py")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: 1 in app.model.debugging, what="the stop")
+        await until(pilot, lambda: app.master.agents.stopped_at(1) is not None, what="the stop")
         await pilot.press("ctrl+c")
     # the console fixture asserts that no mule outlived the console
 
@@ -160,8 +160,8 @@ async def test_d_turns_post_mortem_on_and_a_crash_opens_its_pane(console, tmp_pa
         await pilot.press("D")
         await app.master.agents.stacks(1)  # the agent answers in order: the toggle is taken before this
         app.master.send_message(b"boom", 1)
-        await until(pilot, lambda: 1 in app._debug_panes and app._debug_panes[1].stop is not None, what="post-mortem")
-        pane = app._debug_panes[1]
+        await until(pilot, lambda: 1 in app.debugging.panes and app.debugging.panes[1].stop is not None, what="post-mortem")
+        pane = app.debugging.panes[1]
         assert pane.stop.post_mortem and pane.stop.function == "<module>"
         assert app.focused is pane.prompt
         await until(pilot, lambda: "RuntimeError: boom" in log_texts(app), what="the traceback in the log")

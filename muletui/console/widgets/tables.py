@@ -18,12 +18,12 @@ from textual.widgets import DataTable
 from muletui.console.messages import MessageRecord
 from muletui.console.model import ConsoleModel
 from muletui.console.widgets.log_view import source_colour
-from muletui.engine.events import DebuggerStopped
 from muletui.engine.filemon import FileMonitor
 from muletui.engine.lifecycle import SlotState
 from muletui.engine.signals import SignalEntry
 from muletui.engine.snapshot import FarmView, MuleView, StackSnapshot
 from muletui.engine.timers import Schedule
+from muletui.ipc.agent_wire import Stop
 from muletui.ipc.stats_block import Activity
 
 STATE_STYLE = {
@@ -34,7 +34,7 @@ STATE_STYLE = {
     SlotState.STOPPED: "dim",
     SlotState.FATAL: "bold red reverse",
 }
-NOBODY_DEBUGGING: Mapping[int, DebuggerStopped] = MappingProxyType({})
+NOBODY_DEBUGGING: Mapping[int, Stop] = MappingProxyType({})
 FLASH_SECONDS = 1.0
 CACHED_ROWS = 200  # rendered rows and lines a table keeps: a few screens
 CACHED_CELLS = 2_000  # rendered cells
@@ -65,7 +65,7 @@ def activity_text(mule: MuleView) -> Text:
     return Text("idle" if activity is Activity.IDLE else "running", style="dim" if activity is Activity.IDLE else "")
 
 
-def debugging_text(stop: DebuggerStopped) -> Text:
+def debugging_text(stop: Stop) -> Text:
     """Where a mule's debugger waits: ``pdb at somaro.py:12`` (d opens its pane)."""
     what = "post-mortem" if stop.post_mortem else "pdb"
     return Text(f"{what} at {os.path.basename(stop.file)}:{stop.line} (d)", style="bold yellow")
@@ -152,7 +152,7 @@ class MuleTable(ConsoleTable):
             return None
         return int(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value or 0)
 
-    def paint(self, snapshot: StackSnapshot, debugging: Mapping[int, DebuggerStopped] = NOBODY_DEBUGGING) -> None:
+    def paint(self, snapshot: StackSnapshot, debugging: Mapping[int, Stop] = NOBODY_DEBUGGING) -> None:
         """``debugging``: where the mules stopped at a ``(Pdb)`` prompt wait."""
         now = time.monotonic()
         rows: list[tuple[str, tuple[object, ...]]] = []
