@@ -162,7 +162,8 @@ class EvalScreen(ModalScreen[None]):
             self._say(f"{error}\n")
             return
         except TimeoutError:
-            self._say(f"no answer in {EVAL_TIMEOUT:.0f} s (it may still be running in the mule)\n")
+            self._say(f"no answer in {EVAL_TIMEOUT:.0f} s: interrupted in the mule (KeyboardInterrupt; work in C "
+                      "that holds the GIL cannot be interrupted, and holds up the mule until it ends)\n")
             return
         if result.text:
             self._say(result.text + "\n")
