@@ -417,6 +417,8 @@ async def test_stats_block_counts_messages_and_shows_activity(stack, write):
     await run.until(
         lambda: run.master.snapshot().mules[0].activity.name == "WAITING_MESSAGE", what="mule 1 waiting"
     )
+    # the sender counts a message after its send returns: the reader may print it before that
+    await run.until(lambda: run.master.snapshot().mules[1].msgs_out == 5, what="the sender's count")
     one, two = run.master.snapshot().mules
     assert (one.msgs_in, two.msgs_out, one.queue_bytes) == (5, 5, 0)
     assert one.pid and one.rss_bytes > 1_000_000 and one.mode == "echo.py" and two.mode == "sender.py"
