@@ -80,8 +80,8 @@ class RespawnPolicy:
 
 @dataclass(eq=False)
 class Slot:
-    """The master's view of one process slot: ``kind`` (``"mule"``) and ``number`` name it (mule
-    N); a slot outlives its incarnations, each a fork with its own pid."""
+    """The master's view of one process slot: ``kind`` (``"mule"`` or ``"worker"``) and ``number``
+    name it (mule N, worker N); a slot outlives its incarnations, each a fork with its own pid."""
 
     kind: str
     number: int
@@ -96,6 +96,8 @@ class Slot:
     stop_requested: bool = False  # the running incarnation's exit is expected
     restart_after_stop: bool = False
     reload_when_spawned: bool = False  # a reload asked for while the fork was under way
+    respawning: bool = False  # the next spawn replaces a crashed incarnation (a worker says so)
+    cursed_at: float = 0.0  # when the running incarnation was told to stop (a worker's "buried after")
 
 
 # -- effects: what the master does for a decision, in the order given ----------------------
@@ -148,6 +150,19 @@ def _log(text: str) -> Publish:
     return Publish(events.MasterLog(text=text))
 
 
+def _spawned_event(slot: Slot, pid: int) -> events.Event:
+    kind = events.WorkerSpawned if slot.kind == "worker" else events.MuleSpawned
+    return kind(slot.number, pid, slot.incarnation)
+
+
+def _died_line(slot: Slot, pid: int, signame: str | None) -> str:
+    """uWSGI's line for a process that ended on its own; it is respawned."""
+    if slot.kind == "mule":
+        return f"OOOPS mule {slot.number} (pid: {pid}) crippled...trying respawn..."
+    killed = f", killed by signal {signal.Signals[signame].value}" if signame else ""
+    return f"DAMN ! worker {slot.number} (pid: {pid}) died{killed} :( trying respawn ..."
+
+
 class Lifecycle:
     """Decides every slot's life; each method changes the slots it is given and returns the
     effects the master must carry out, in order.
@@ -164,7 +179,7 @@ class Lifecycle:
         self.clock = clock
         self.stopping: signal.Signals | None = None  # the stack is stopping: the signal every process gets
 
-    # -- news from the stack root --------------------------------------------------------
+    # -- spawns, exits and timers --------------------------------------------------------
 
     def spawn(self, slot: Slot) -> list[Effect]:
         """Start the slot's next incarnation (at stack start, on a respawn or a restart)."""
@@ -177,10 +192,14 @@ class Lifecycle:
         slot.pid = pid
         slot.incarnation += 1
         slot.started_at = self.clock()
-        effects: list[Effect] = [
-            _log(f"spawned uWSGI mule {slot.number} (pid: {pid})"),
-            Publish(events.MuleSpawned(mule_id=slot.number, pid=pid, incarnation=slot.incarnation)),
-        ]
+        if slot.kind == "mule":
+            line = f"spawned uWSGI mule {slot.number} (pid: {pid})"
+        elif slot.respawning:
+            line = f"Respawned uWSGI worker {slot.number} (new pid: {pid})"
+        else:
+            line = f"spawned uWSGI worker {slot.number} (pid: {pid}, cores: 1)"
+        slot.respawning = False
+        effects: list[Effect] = [_log(line), Publish(_spawned_event(slot, pid))]
         if self.stopping is not None:
             effects.append(Signal(slot, pid, self.stopping))  # forked just before the stop began
         elif slot.state is SlotState.STARTING:
@@ -194,26 +213,30 @@ class Lifecycle:
         code = os.waitstatus_to_exitcode(status)
         signame = signal.Signals(-code).name if code < 0 else None
         uptime = self.clock() - slot.started_at
-        exited = events.MuleExited(
-            mule_id=slot.number,
-            pid=pid,
-            code=None if signame else code,
-            signal=signame,
-            uptime=round(uptime, 3),
-            expected=slot.stop_requested or self.stopping is not None,
-        )
+        kind = events.WorkerExited if slot.kind == "worker" else events.MuleExited
+        expected = slot.stop_requested or self.stopping is not None
+        exited = kind(slot.number, pid, None if signame else code, signame, round(uptime, 3), expected)
         slot.last_exit = exited.description
         slot.pid = 0
         effects: list[Effect] = [Publish(exited)]
+        if expected and slot.kind == "worker":
+            effects.append(_log(self._buried_line(slot)))
         if self.stopping is not None:
-            return [*effects, _log(f"mule {slot.number} (pid: {pid}) annihilated"), *self._move(slot, SlotState.STOPPED)]
-        if exited.expected:
+            if slot.kind == "mule":
+                effects.append(_log(f"mule {slot.number} (pid: {pid}) annihilated"))
+            return [*effects, *self._move(slot, SlotState.STOPPED)]
+        if expected:
             if not slot.restart_after_stop:
                 return [*effects, *self._move(slot, SlotState.STOPPED)]
             slot.respawns += 1
             return [*effects, *self.spawn(slot)]
-        effects.append(_log(f"OOOPS mule {slot.number} (pid: {pid}) crippled...trying respawn..."))
+        effects.append(_log(_died_line(slot, pid, signame)))
+        slot.respawning = True
         return effects + self._after_crash(slot, uptime)
+
+    def _buried_line(self, slot: Slot) -> str:
+        """uWSGI's ``worker N buried after S seconds`` (whole seconds of the clock, as uWSGI's)."""
+        return f"worker {slot.number} buried after {int(self.clock()) - int(slot.cursed_at)} seconds"
 
     def _after_crash(self, slot: Slot, uptime: float) -> list[Effect]:
         """Respawn a crashed slot: at once after a stable uptime, else after the policy's delay,
@@ -230,7 +253,8 @@ class Lifecycle:
                 f"{slot.kind} {slot.number} is crashing in a loop ({slot.quick_crashes} quick exits in a row, "
                 f"last: {slot.last_exit}): next respawn in {delay:g}s (uWSGI would retry every second)"
             )
-            effects.append(Publish(events.StackWarning(text=text, mule_id=slot.number)))
+            about = {"worker_id" if slot.kind == "worker" else "mule_id": slot.number}
+            effects.append(Publish(events.StackWarning(text=text, **about)))
         slot.retry_at = self.clock() + delay
         return [*effects, *self._move(slot, SlotState.BACKOFF), RetryIn(slot, delay)]
 
@@ -242,7 +266,7 @@ class Lifecycle:
         """Incarnation ``pid`` was given its mercy: SIGKILL it with uWSGI's line, if it still runs."""
         if slot.pid != pid:
             return []
-        return [_log(no_mercy_line(slot.number, pid)), Signal(slot, pid, signal.SIGKILL)]
+        return [_log(no_mercy_line(slot.kind, slot.number, pid)), Signal(slot, pid, signal.SIGKILL)]
 
     def root_died(self, slots: Iterable[Slot]) -> list[Effect]:
         """The stack root is gone, and every process with it: nothing can spawn them again."""
@@ -299,9 +323,10 @@ class Lifecycle:
                 effects += self._cancel_retry(slot) + self._move(slot, SlotState.STOPPED)
             elif slot.state in (SlotState.STARTING, SlotState.RUNNING):
                 slot.stop_requested = True
+                slot.cursed_at = self.clock()
                 effects += self._move(slot, SlotState.STOPPING)
                 if slot.pid:
-                    effects.append(Signal(slot, slot.pid, signum))
+                    effects += [*self._graceful_line(slot, signum), Signal(slot, slot.pid, signum)]
         return effects
 
     def stack_stopped(self, slots: Iterable[Slot]) -> list[Effect]:
@@ -309,7 +334,8 @@ class Lifecycle:
         effects: list[Effect] = []
         for slot in slots:
             if slot.pid:
-                effects.append(_log(f"mule {slot.number} (pid: {slot.pid}) annihilated"))
+                gone = self._buried_line(slot) if slot.kind == "worker" else f"mule {slot.number} (pid: {slot.pid}) annihilated"
+                effects.append(_log(gone))
                 slot.pid = 0
             if slot.state in (SlotState.STARTING, SlotState.RUNNING):
                 effects += self._move(slot, SlotState.STOPPING)
@@ -322,7 +348,19 @@ class Lifecycle:
     def _terminate(self, slot: Slot) -> list[Effect]:
         """SIGHUP the running incarnation, SIGKILL after the reload mercy; its exit is expected."""
         slot.stop_requested = True
-        return [*self._move(slot, SlotState.STOPPING), Signal(slot, slot.pid, signal.SIGHUP, self.reload_mercy)]
+        slot.cursed_at = self.clock()
+        return [
+            *self._move(slot, SlotState.STOPPING),
+            *self._graceful_line(slot, signal.SIGHUP),
+            Signal(slot, slot.pid, signal.SIGHUP, self.reload_mercy),
+        ]
+
+    @staticmethod
+    def _graceful_line(slot: Slot, signum: signal.Signals) -> list[Effect]:
+        """uWSGI's line for a worker told to finish its request and exit (SIGHUP)."""
+        if slot.kind != "worker" or signum is not signal.SIGHUP:
+            return []
+        return [_log(f"Gracefully killing worker {slot.number} (pid: {slot.pid})...")]
 
     def _cancel_retry(self, slot: Slot) -> list[Effect]:
         was_waiting = slot.state is SlotState.BACKOFF
@@ -336,4 +374,5 @@ class Lifecycle:
             return []
         check_transition(old, new)
         slot.state = new
-        return [Publish(events.MuleStateChanged(mule_id=slot.number, old=old.value, new=new.value, retry_at=slot.retry_at))]
+        kind = events.WorkerStateChanged if slot.kind == "worker" else events.MuleStateChanged
+        return [Publish(kind(slot.number, old.value, new.value, slot.retry_at))]
