@@ -46,9 +46,9 @@ class Printer:
         self._traps = traps or TrapSpotter()
         self._hinted: set[str] = set()  # keys of the traps already explained
 
-    def _prefix(self, wall: float, mule_id: int, mark: str) -> str:
+    def _prefix(self, wall: float, mule_id: int, mark: str, worker_id: int = 0) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
-        name = source_name(mule_id).ljust(8)
+        name = source_name(mule_id, worker_id).ljust(8)
         if self._colour:
             colour = 37 if mule_id <= 0 else _COLOURS[(mule_id - 1) % len(_COLOURS)]
             name = f"\x1b[{colour}m{name}\x1b[0m"
@@ -60,7 +60,7 @@ class Printer:
             if isinstance(event, events.OutputLines):
                 mark = "|" if event.stream == "out" else "!"
                 for line in event.lines:
-                    parts.append(self._prefix(line.wall, event.mule_id, mark) + line.text + "\n")
+                    parts.append(self._prefix(line.wall, event.mule_id, mark, event.worker_id) + line.text + "\n")
             elif isinstance(event, events.MasterLog):
                 parts.append(self._prefix(event.wall, 0, "|") + event.text + "\n")
             elif isinstance(event, events.StackWarning):

@@ -30,8 +30,11 @@ class RecordError(Exception):
     """A record file cannot be opened; ``str()`` is the one-line reason."""
 
 
-def source_name(mule_id: int) -> str:
-    """``mule 3`` for a mule, ``master`` for the stack root and the master itself."""
+def source_name(mule_id: int, worker_id: int = 0) -> str:
+    """``mule 3`` for a mule, ``worker 2`` for a worker, ``master`` for the stack root and the
+    master itself."""
+    if worker_id:
+        return f"worker {worker_id}"
     return f"mule {mule_id}" if mule_id > 0 else "master"
 
 
@@ -119,7 +122,7 @@ class LogFileWriter(Recorder):
 
     def render(self, event: events.Event) -> str:
         if isinstance(event, events.OutputLines):
-            name = source_name(event.mule_id)
+            name = source_name(event.mule_id, event.worker_id)
             prefix = f" {name} {event.stream} "
             return "".join(f"{_stamp(line.wall)}{prefix}{line.text}\n" for line in event.lines)
         if isinstance(event, events.MasterLog | events.StackWarning):

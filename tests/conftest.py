@@ -77,7 +77,7 @@ class StackRun:
             self.lines += [(event.mule_id, event.stream, line.text) for line in event.lines]
         elif isinstance(event, events.MasterLog):
             self.lines.append((0, "log", event.text))
-        elif isinstance(event, events.MuleSpawned):
+        elif isinstance(event, events.MuleSpawned | events.WorkerSpawned):
             self.pids.add(event.pid)
         elif isinstance(event, events.StackReady):
             self.pids.add(event.root_pid)

@@ -17,7 +17,7 @@ from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.limits import check_counts, check_mule_count, check_number
 from muletui.config.option_table import Option, custom_option, is_uwsgi_option, lookup, suggest
 from muletui.config.stack_config import CronCommandSpec, StackConfig
-from muletui.ipc.spec import FarmSpec, MuleSpec
+from muletui.ipc.spec import FarmSpec, MuleSpec, SocketSpec
 
 _FALSE_WORDS = frozenset({"false", "off", "no", "0"})
 
@@ -111,12 +111,9 @@ def _build(entries: list[ConfigEntry]) -> Plan:
         if entry.placeholder:
             stack.opt[key] = (entry.value or "").encode()
             continue
-        if option is None or not option.emulated or option.note:
-            if key not in warned:
-                warned.add(key)
-                warnings.append(_warning(entry, option, customs))
-            if key == "processes":
-                stack.numproc = int(_positive_number(entry, int))
+        if (option is None or not option.emulated or option.note) and key not in warned:
+            warned.add(key)
+            warnings.append(_warning(entry, option, customs))
         if option is None or not option.own:
             stack.opt[entry.uwsgi_name] = True if entry.value is None else entry.value.encode()
         if option is None:
@@ -129,6 +126,12 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             check_mule_count(entry, len(programs))
         elif key == "farm":
             farm_entries.append(entry)
+        elif key == "processes":
+            stack.numproc = int(_positive_number(entry, int))
+        elif key in ("socket", "http-socket"):
+            stack.sockets.append(SocketSpec("http" if key == "http-socket" else "uwsgi", entry.value or ""))
+        elif key == "listen":
+            stack.listen = int(_positive_number(entry, int))
         elif key == "mule-msg-size":
             stack.mule_msg_size = 1 if entry.value is None else int(_positive_number(entry, int))
         elif key == "mule-reload-mercy":

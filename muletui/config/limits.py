@@ -21,6 +21,9 @@ C_INT_MAX = 2**31 - 1
 #: it), and every stack process holds 4 descriptors per mule. Measured with 256 mules: ready in
 #: 1 s, 0.5 GB in all, ~1,000 descriptors in each mule and ~1,600 in the master.
 MAX_MULES = 256
+#: Workers (``--processes``), for the same reasons as mules: a fork request each, and 2
+#: descriptors per worker in every stack process.
+MAX_WORKERS = 256
 #: Farms: each adds a queue and a signal socket (4 descriptors) to every stack process.
 MAX_FARMS = 256
 #: ``--locks N`` (locks 0..N): ~200 bytes and ~1 µs each in the stack root at start. uWSGI
@@ -48,6 +51,7 @@ class _Bound:
 _NUMBER_BOUNDS = {
     "mules": _Bound(MAX_MULES, "mules"),
     "locks": _Bound(MAX_LOCKS, "locks"),
+    "processes": _Bound(MAX_WORKERS, "workers"),
 }
 
 #: Repeatable options and how many of each a stack may have, with uWSGI's words where it has some.

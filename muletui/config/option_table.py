@@ -17,6 +17,9 @@ from enum import Enum
 
 from muletui.config.uwsgi_options import OPTION_LIST
 
+#: Why an option of the workers' family is not emulated.
+WORKERS_REASON = "muletui's workers serve one request at a time, on one thread, one per connection"
+
 
 class Arity(Enum):
     FLAG = "flag"  # no argument
@@ -37,11 +40,11 @@ class Option:
     emulated: bool = True
     own: bool = False  # muletui's own option, not a uWSGI one (kept out of uwsgi.opt)
     immediate: bool = False  # applied while the config is read (UWSGI_OPT_IMMEDIATE)
-    reason: str = "no workers run"  # why it is not emulated
+    reason: str = WORKERS_REASON  # why it is not emulated
     note: str = ""  # a warning muletui gives whenever the option is used
 
 
-GROUPS = ("mules", "signals", "app", "config", "config logic", "hooks", "muletui", "uWSGI options not emulated")
+GROUPS = ("mules", "workers", "signals", "app", "config", "config logic", "hooks", "muletui", "uWSGI options not emulated")
 
 _V, _F, _O = Arity.VALUE, Arity.FLAG, Arity.OPTIONAL
 _NO_VASSALS = "muletui runs no Emperor and no vassals"
@@ -57,6 +60,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("touch-mules-reload", _V, "mules", "reload the mules when FILE's mtime changes", "FILE"),
     Option("touch-reload", _V, "mules", "reload the stack (the app imported again) when FILE's mtime changes", "FILE"),
     Option("exit-on-reload", _F, "mules", "stop (GAME OVER) instead of reloading on SIGHUP or SIGTERM"),
+    Option("http-socket", _V, "workers", "serve HTTP/1.x on ADDR (host:port or a unix path) in the workers", "ADDR"),
+    Option("socket", _V, "workers", "serve the uwsgi protocol on ADDR (requests, ping, remote signals)", "ADDR",
+           aliases=("uwsgi-socket",)),
+    Option("processes", _V, "workers", "workers to fork (uwsgi.numproc; 1 by default, none without a socket)", "N",
+           aliases=("workers",)),
+    Option("listen", _V, "workers", "backlog of every listening socket (default 100)", "N"),
     Option("locks", _V, "signals", "create the user locks 0..N", "N"),
     Option("timer", _V, "signals", "raise SIGNAL every SECONDS", '"SIGNAL SECONDS"', aliases=("signal-timer",)),
     Option("rbtimer", _V, "signals", "raise SIGNAL every SECONDS (rb timer)", '"SIGNAL SECONDS"',
@@ -154,8 +163,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("declare-option", _V, "uWSGI options not emulated", "declare a custom option", "NAME=TEMPLATE",
            aliases=("declare-option2",), emulated=False,
            reason="custom options are not emulated: each is accepted with a warning, its template not applied"),
-    Option("processes", _V, "uWSGI options not emulated", "workers (uwsgi.numproc; no workers run)", "N",
-           aliases=("p", "workers"), emulated=False),
     Option("headless", _F, "muletui", "no console: plain prefixed log on stdout", own=True),
     Option("duration", _V, "muletui", "stop the stack after S seconds", "S", own=True),
     Option("log-file", _V, "muletui", "append every captured line to PATH", "PATH", own=True),
@@ -182,7 +189,7 @@ FAMILY_REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
       "protocol", "processes", "workers", "worker-", "touch-workers-reload", "harakiri", "threads", "enable-threads",
       "listen", "max-requests", "cheap", "lazy", "thunder-lock", "buffer-size", "post-buffering", "route", "static-",
       "offload-thread", "reload-on-", "evil-reload-on-", "max-worker-lifetime", "min-worker-lifetime", "async",
-      "gevent", "ugreen"), "no workers run"),
+      "gevent", "ugreen"), WORKERS_REASON),
 )
 #: Why any other uWSGI option is not emulated.
 OTHER_REASON = "muletui emulates uWSGI's master, mules and config, not this option"

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from muletui.ipc.spec import FarmSpec, MuleSpec
+from muletui.ipc.spec import FarmSpec, MuleSpec, SocketSpec
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class StackConfig:
     need_app: bool = False  # --need-app: no app loaded stops the stack, with status 22
     pythonpath: list[str] = field(default_factory=list)
     opt: dict[str, bytes | bool] = field(default_factory=dict)  # uwsgi.opt
-    numproc: int = 1
+    numproc: int = 1  # --processes: uwsgi.numproc, and the workers forked when a socket is given
+    sockets: list[SocketSpec] = field(default_factory=list)  # --http-socket, --socket, in order
+    listen: int = 100  # --listen: every listening socket's backlog
     mule_msg_size: int = 0
     reload_mercy: float | None = None  # --mule-reload-mercy; None: not given (the master's defaults)
     exit_on_reload: bool = False  # --exit-on-reload: a reload (SIGHUP, SIGTERM) stops the stack
@@ -49,6 +51,11 @@ class StackConfig:
     env: list[tuple[str, str | None]] = field(default_factory=list)
     #: --exec-asap, --exec-pre-app...: (option, shell command) in option order.
     commands: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def workers(self) -> int:
+        """How many workers run: ``--processes`` (1 by default) when a socket is given, else none."""
+        return self.numproc if self.sockets else 0
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str] | None:
         """The environment of the stack processes and hook commands: ``base`` (the master's

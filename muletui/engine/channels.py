@@ -69,7 +69,7 @@ class Channels:
     """
 
     def __init__(
-        self, mule_ids: list[int], farms: list[FarmSpec], mule_msg_size: int, signal_bufsize: int = 0
+        self, mule_ids: list[int], farms: list[FarmSpec], mule_msg_size: int, signal_bufsize: int = 0, workers: int = 0
     ) -> None:
         seq, stream = socket.SOCK_SEQPACKET, socket.SOCK_STREAM
         self.shared = _pair("shared", seq, mule_msg_size)
@@ -78,6 +78,8 @@ class Channels:
         self.shared_signal = _pair("shared mule signals", stream, signal_bufsize)
         self.mule_signals = {i: _pair(f"mule {i} signals", stream, signal_bufsize) for i in mule_ids}
         self.farm_signals = {f.index: _pair(f"farm {f.name} signals", stream, signal_bufsize) for f in farms}
+        self.shared_worker_signal = _pair("shared worker signals", stream, signal_bufsize)
+        self.worker_signals = {i: _pair(f"worker {i} signals", stream, signal_bufsize) for i in range(1, workers + 1)}
         self.raised = _pair("raised signals", seq, signal_bufsize)
         self.report = _pair("reports", seq, 0)
         self.report.send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, REPORT_BUFFER)
@@ -88,7 +90,10 @@ class Channels:
         return [self.shared, *self.mules.values(), *self.farms.values()]
 
     def signal_sockets(self) -> list[Queue]:
-        return [self.shared_signal, *self.mule_signals.values(), *self.farm_signals.values()]
+        return [
+            self.shared_signal, *self.mule_signals.values(), *self.farm_signals.values(),
+            self.shared_worker_signal, *self.worker_signals.values(),
+        ]  # fmt: skip
 
     def inherited_fds(self) -> list[int]:
         """Descriptors the stack root must inherit (the report and raise readers stay here)."""

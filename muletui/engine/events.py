@@ -83,6 +83,7 @@ class StackWarning(Event):
     kind: ClassVar[str] = "warning"
     text: str
     mule_id: int = 0
+    worker_id: int = 0  # the worker it is about
     wall: float = field(default_factory=_wall_now, kw_only=True)  # epoch seconds, as output lines have
 
 
@@ -94,8 +95,20 @@ class MuleSpawned(Event):
     incarnation: int
 
 
+class ProcessExited(Event):
+    """What :class:`MuleExited` and :class:`WorkerExited` share: ``code`` or ``signal``."""
+
+    code: int | None
+    signal: str | None
+
+    @property
+    def description(self) -> str:
+        """``exit 3`` or ``killed by SIGKILL``."""
+        return f"killed by {self.signal}" if self.signal else f"exit {self.code}"
+
+
 @dataclass(frozen=True)
-class MuleExited(Event):
+class MuleExited(ProcessExited):
     """A mule process ended: ``code`` for an exit, ``signal`` (e.g. ``SIGKILL``) for a kill."""
 
     kind: ClassVar[str] = "mule_exited"
@@ -106,11 +119,6 @@ class MuleExited(Event):
     uptime: float
     expected: bool  # an operator stop, reload or shutdown, not a crash
 
-    @property
-    def description(self) -> str:
-        """``exit 3`` or ``killed by SIGKILL``."""
-        return f"killed by {self.signal}" if self.signal else f"exit {self.code}"
-
 
 @dataclass(frozen=True)
 class MuleStateChanged(Event):
@@ -118,6 +126,38 @@ class MuleStateChanged(Event):
 
     kind: ClassVar[str] = "mule_state"
     mule_id: int
+    old: str
+    new: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSpawned(Event):
+    kind: ClassVar[str] = "worker_spawned"
+    worker_id: int
+    pid: int
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class WorkerExited(ProcessExited):
+    """A worker process ended (as :class:`MuleExited`)."""
+
+    kind: ClassVar[str] = "worker_exited"
+    worker_id: int
+    pid: int
+    code: int | None
+    signal: str | None
+    uptime: float
+    expected: bool
+
+
+@dataclass(frozen=True)
+class WorkerStateChanged(Event):
+    """A worker's lifecycle transition (as :class:`MuleStateChanged`)."""
+
+    kind: ClassVar[str] = "worker_state"
+    worker_id: int
     old: str
     new: str
     retry_at: float | None = None
@@ -140,6 +180,7 @@ class OutputLines(Event):
     mule_id: int
     stream: str  # "out" or "err"
     lines: tuple[OutputLine, ...]
+    worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -149,6 +190,7 @@ class OutputLines(Event):
             "stream": self.stream,
             "lines": len(self.lines),
             "bytes": sum(len(line.text) for line in self.lines),
+            "worker_id": self.worker_id,
         }
 
 
@@ -161,6 +203,7 @@ class MessageSent(Event):
     target: int | str  # mule id, 0 for the shared queue, or a farm name
     size: int
     preview: str
+    worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
 @dataclass(frozen=True)
@@ -172,6 +215,7 @@ class MessageDropped(Event):
     target: int | str
     size: int
     reason: str
+    worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
 @dataclass(frozen=True)
@@ -250,6 +294,7 @@ class SignalHandled(Event):
     mule_id: int
     duration: float
     ok: bool
+    worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
 @dataclass(frozen=True)
@@ -284,6 +329,7 @@ class LockOperation(Event):
     mule_id: int
     operation: str
     thread: int
+    worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 out the lifecycle's decisions (:mod:`muletui.engine.lifecycle`) and publishes every event.
 
 Lives in one asyncio event loop (the console's or the headless runner's) and never forks: the
-stack root forks mules for it. It is never on the data path of ``mule_msg``; it only reads the
+stack root forks mules and workers for it. The workers' listening sockets are bound here, before
+anything forks (:mod:`muletui.engine.listeners`). It is never on the data path of ``mule_msg``; it only reads the
 stats block, the report socket and the processes' output.
 """
 
@@ -34,6 +35,7 @@ from muletui.engine.lifecycle import (
     Slot,
     Spawn,
 )
+from muletui.engine.listeners import BindError, Listeners
 from muletui.engine.output import PipeReader
 from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import ModuleFile, RootCallbacks, RootProcess
@@ -89,6 +91,8 @@ class Master:
         self._detail_events = detail_events
         self.state = StackState.NEW
         self.mules = {spec.mule_id: Slot("mule", spec.mule_id) for spec in config.mules}
+        self.workers = {number: Slot("worker", number) for number in range(1, config.workers + 1)}
+        self.listeners = Listeners()
         self.lifecycle = Lifecycle(respawn or RespawnPolicy(), self.reload_mercy)
         self.root_pid = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -101,11 +105,11 @@ class Master:
         self._crons: CronCommands | None = None
         self._lock_fd = -1
         self._ready: asyncio.Future[None] | None = None
-        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._timers: dict[Slot, asyncio.TimerHandle] = {}
         self._open_streams = 0
         self._streams_closed = asyncio.Event()
-        self._pipes: dict[int, tuple[PipeReader, PipeReader]] = {}  # stdout, stderr per process (0: root)
-        self._mules_gone = asyncio.Event()
+        self._pipes: dict[Slot | None, tuple[PipeReader, PipeReader]] = {}  # stdout, stderr per process (None: root)
+        self._children_gone = asyncio.Event()
         self._ended = asyncio.Event()  # stopped or failed: nothing runs any more
         self._finished = False
         self._left: dict[str, tuple[int, int]] = {}  # what the stop found queued
@@ -116,9 +120,11 @@ class Master:
     # -- start ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the stack root, import the app there, fork every mule.
+        """Bind the sockets, start the stack root, import the app there, fork every worker and
+        every mule.
 
-        Raises :class:`StackStartError` (after cleaning up) if the app cannot be imported.
+        Raises :class:`StackStartError` (after cleaning up) if a socket cannot be bound or the
+        app cannot be imported.
         """
         self._loop = asyncio.get_running_loop()
         self.state = StackState.STARTING
@@ -126,17 +132,30 @@ class Master:
         self._publish(events.StackStarting(mules=len(self.mules), farms=tuple(f.name for f in config.farms)))
         if config.debug_on_crash and not self.debugger:
             self._warn("--debug-on-crash needs the console or a terminal on stdin")
+        try:
+            for line in self.listeners.bind(config.sockets, config.listen):
+                self._log(line)
+        except BindError as error:
+            self.state = StackState.FAILED
+            self._publish(events.StackFailed(reason=str(error)))
+            self._finished = True
+            self._ended.set()
+            raise StackStartError(str(error)) from None
         for farm in config.farms:
             members = ",".join(str(m) for m in farm.members)
             self._log(f"created farm {farm.index} name: {farm.name} mules:{members}")
         channels = self._channels = Channels(
-            list(self.mules), config.farms, config.mule_msg_size, config.signal_bufsize
+            list(self.mules), config.farms, config.mule_msg_size, config.signal_bufsize, len(self.workers)
         )
-        self._stats = StatsBlock.create(len(self.mules) + 1, config.locks + 1, queue_count(len(self.mules), len(config.farms)))
+        slots = 1 + len(self.mules) + len(self.workers)
+        self._stats = StatsBlock.create(slots, config.locks + 1, queue_count(len(self.mules), len(config.farms)))
         self._stats.set_flag(HeaderFlag.DETAIL_EVENTS, int(self._detail_events))  # before the app runs
         self._lock_fd = os.memfd_create("muletui-locks", 0)
         os.ftruncate(self._lock_fd, TABLE_LOCK_OFFSET + 1)
-        self.signals = SignalService(channels, config.farms, self._publish, self._log, self._warn)
+        self.signals = SignalService(
+            channels, config.farms, self._publish, self._log, self._warn,
+            live_workers=lambda: [w.number for w in self.workers.values() if w.pid],
+        )  # fmt: skip
         self._reports = DatagramReader(channels.report.recv, self._on_report)
         spec = StackSpec(
             mules=tuple(config.mules),
@@ -161,16 +180,20 @@ class Master:
             pythonpath=tuple(config.pythonpath),
             debugger=self.debugger,
             debug_on_crash=config.debug_on_crash,
+            workers=len(self.workers),
+            worker_signals={i: q.fds for i, q in channels.worker_signals.items()},
+            shared_worker_signal=channels.shared_worker_signal.fds,
+            listeners=self.listeners.inherited(),
         )
         self._ready = self._loop.create_future()
         self._root = RootProcess(
             spec,
-            [self._stats.fd, self._lock_fd, *channels.inherited_fds()],
+            [self._stats.fd, self._lock_fd, *channels.inherited_fds(), *(fd for _p, fd in spec.listeners)],
             RootCallbacks(self._on_ready, self._on_app_failed, self._on_spawned, self._on_exited, self._on_root_exit),
             cwd=config.chdir,
             env=config.environment(),
         )
-        self._pipes[0] = (self._capture(0, "out", self._root.stdout_fd), self._capture(0, "err", self._root.stderr_fd))
+        self._pipes[None] = (self._capture(None, "out", self._root.stdout_fd), self._capture(None, "err", self._root.stderr_fd))
         try:
             await self._ready
         except StackStartError as error:
@@ -182,8 +205,14 @@ class Master:
             return
         self.state = StackState.RUNNING
         self._start_schedules()
-        for mule in self.mules.values():
-            self._apply(self.lifecycle.spawn(mule))
+        if self.workers:
+            self._log(f"your server socket listen backlog is limited to {config.listen} connections")
+        for slot in self._slots():  # workers first, as uWSGI forks them before its mules
+            self._apply(self.lifecycle.spawn(slot))
+
+    def _slots(self) -> list[Slot]:
+        """Every process slot: the workers, then the mules."""
+        return [*self.workers.values(), *self.mules.values()]
 
     def _start_schedules(self) -> None:
         """The command line's timers, monitors and command crons, and the once-a-second watchdog."""
@@ -216,7 +245,7 @@ class Master:
             self._warn("a stack process sent a malformed report")
             return
         for one in report[1:] if report[0] == reports.BATCH else (report,):
-            event = report_event(one)
+            event = report_event(one, len(self.mules))
             if event is not None:
                 self._publish(event)
             elif self.signals is not None:
@@ -239,7 +268,7 @@ class Master:
         """The stack root loaded no app (it printed why; ``reason`` sums it up). As uWSGI's master
         then: with ``--need-app`` the stack stops, with uWSGI's status 22 (UWSGI_FAILED_APP_CODE);
         else it runs without the app, saying so when one was asked for."""
-        for reader in self._pipes.get(0, ()):
+        for reader in self._pipes.get(None, ()):
             reader.drain()  # the root's traceback and lines come before the verdict
         if self.config.need_app:
             self._log("*** no app loaded. GAME OVER ***")
@@ -249,7 +278,7 @@ class Master:
             self._log("*** no app loaded. going in full dynamic mode ***")
 
     def _on_root_exit(self, code: int) -> None:
-        self._last_words(0)
+        self._last_words(None)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(StackStartError(f"the stack root exited at start ({_status_text(code)})"))
             return
@@ -258,17 +287,20 @@ class Master:
             reason = f"the stack root died ({_status_text(code)}); its mules died with it"
             self._publish(events.StackFailed(reason=reason))
             self._log(reason)
-            self._apply(self.lifecycle.root_died(self.mules.values()))
+            self._apply(self.lifecycle.root_died(self._slots()))
             self._ended.set()
 
     # -- spawning and exits ----------------------------------------------------------------
 
-    def _capture(self, mule_id: int, stream: str, fd: int) -> PipeReader:
+    def _capture(self, slot: Slot | None, stream: str, fd: int) -> PipeReader:
+        """Read one output stream of ``slot``'s incarnation (``None``: the stack root)."""
         self._open_streams += 1
         self._streams_closed.clear()
+        mule_id = slot.number if slot is not None and slot.kind == "mule" else 0
+        worker_id = slot.number if slot is not None and slot.kind == "worker" else 0
 
         def on_lines(lines: tuple[events.OutputLine, ...]) -> None:
-            self._publish(events.OutputLines(mule_id=mule_id, stream=stream, lines=lines, t=lines[0].t))
+            self._publish(events.OutputLines(mule_id=mule_id, stream=stream, lines=lines, t=lines[0].t, worker_id=worker_id))
 
         def on_eof() -> None:
             self._open_streams -= 1
@@ -277,8 +309,8 @@ class Master:
 
         return PipeReader(fd, on_lines, on_eof)
 
-    def _last_words(self, process: int) -> None:
-        """Publish what a process that just exited (0: the stack root) wrote before it did:
+    def _last_words(self, process: Slot | None) -> None:
+        """Publish what a process that just exited (``None``: the stack root) wrote before it did:
         its lines then come before the news of its exit, in every consumer."""
         for reader in self._pipes.pop(process, ()):
             reader.drain()
@@ -295,33 +327,38 @@ class Master:
                     self._signal(effect)
                 case RetryIn(slot, seconds):
                     assert self._loop is not None
-                    self._timers[slot.number] = self._loop.call_later(seconds, self._retry, slot)
+                    self._timers[slot] = self._loop.call_later(seconds, self._retry, slot)
                 case CancelRetry(slot):
-                    timer = self._timers.pop(slot.number, None)
+                    timer = self._timers.pop(slot, None)
                     if timer is not None:
                         timer.cancel()
 
-    def _fork(self, mule: Slot) -> None:
-        """Ask the root for mule ``mule``'s next incarnation, with fresh output pipes and agent."""
+    def _stats_slot(self, slot: Slot) -> int:
+        """``slot``'s record in the stats block: mule N is N, worker W comes after the mules."""
+        return slot.number if slot.kind == "mule" else len(self.mules) + slot.number
+
+    def _fork(self, slot: Slot) -> None:
+        """Ask the root for the slot's next incarnation, with fresh output pipes (and, a mule, agent)."""
         assert self._root is not None
         if self._stats is not None:  # what a dead incarnation left must not hit the next one
             for field in (Field.HARAKIRI_AT, Field.USER_HARAKIRI_AT, Field.ACTIVITY, Field.LOCKS_HELD):
-                self._stats.set(mule.number, field, 0)
+                self._stats.set(self._stats_slot(slot), field, 0)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        agent = self.agents.open(mule.number)
+        agent = self.agents.open(slot.number) if slot.kind == "mule" else None
         try:
-            self._root.fork(mule.number, out_w, err_w, agent.fileno())
+            self._root.fork(slot.kind, slot.number, [out_w, err_w, *([agent.fileno()] if agent else [])])
         finally:
             os.close(out_w)
             os.close(err_w)
-            agent.close()
-        self._pipes[mule.number] = (self._capture(mule.number, "out", out_r), self._capture(mule.number, "err", err_r))
+            if agent is not None:
+                agent.close()
+        self._pipes[slot] = (self._capture(slot, "out", out_r), self._capture(slot, "err", err_r))
 
     def _signal(self, order: Signal) -> None:
         """Signal the incarnation through the root; ask the lifecycle again once its mercy is over."""
         assert self._root is not None and self._loop is not None
-        self._root.signal(order.slot.number, order.pid, order.signum)
+        self._root.signal(order.pid, order.signum)
         if order.mercy is not None:
             self._loop.call_later(order.mercy, self._mercy_over, order.slot, order.pid)
 
@@ -330,19 +367,24 @@ class Master:
             self._apply(self.lifecycle.outlived_mercy(slot, pid))
 
     def _retry(self, slot: Slot) -> None:
-        del self._timers[slot.number]
+        del self._timers[slot]
         self._apply(self.lifecycle.retry_due(slot))
 
-    def _on_spawned(self, mule_id: int, pid: int) -> None:
-        self._mules_gone.clear()
-        self._apply(self.lifecycle.spawned(self.mules[mule_id], pid))
+    def _slot(self, kind: str, number: int) -> Slot:
+        return self.workers[number] if kind == "worker" else self.mules[number]
 
-    def _on_exited(self, mule_id: int, pid: int, status: int) -> None:
-        self._last_words(mule_id)
-        self.agents.close(mule_id)
-        effects = self.lifecycle.exited(self.mules[mule_id], pid, status)
-        if not any(m.pid for m in self.mules.values()):
-            self._mules_gone.set()
+    def _on_spawned(self, kind: str, number: int, pid: int) -> None:
+        self._children_gone.clear()
+        self._apply(self.lifecycle.spawned(self._slot(kind, number), pid))
+
+    def _on_exited(self, kind: str, number: int, pid: int, status: int) -> None:
+        slot = self._slot(kind, number)
+        self._last_words(slot)
+        if kind == "mule":
+            self.agents.close(number)
+        effects = self.lifecycle.exited(slot, pid, status)
+        if not any(s.pid for s in self._slots()):
+            self._children_gone.set()
         self._apply(effects)
 
     # -- operator actions ------------------------------------------------------------------
@@ -431,7 +473,9 @@ class Master:
     def snapshot(self) -> StackSnapshot:
         """Every mule's state and counters, the locks and the farms, as of now."""
         assert self._stats is not None and self._channels is not None
-        return take_snapshot(self.mules, self.config.mules, self._stats, self._channels, self.config.farms, self.config.locks)
+        return take_snapshot(
+            self.mules, self.config.mules, self._stats, self._channels, self.config.farms, self.config.locks, self.workers
+        )
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -466,22 +510,22 @@ class Master:
                 self._root.kill()
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
-        self._apply(self.lifecycle.stop_stack(self.mules.values(), shutdown.mule_signal))
+        self._apply(self.lifecycle.stop_stack(self._slots(), shutdown.mule_signal))
         if self._crons is not None:
             await self._crons.close()
-        await self._wait_mules_gone(self.stop_mercy)
-        lingering = [mule for mule in self.mules.values() if mule.pid]
-        for mule in lingering:
-            self._apply(self.lifecycle.outlived_mercy(mule, mule.pid))
+        await self._wait_children_gone(self.stop_mercy)
+        lingering = [slot for slot in self._slots() if slot.pid]
+        for slot in lingering:
+            self._apply(self.lifecycle.outlived_mercy(slot, slot.pid))
         if lingering:
-            await self._wait_mules_gone(KILLED_WAIT)
+            await self._wait_children_gone(KILLED_WAIT)
         return await self._finish(shutdown.farewell)
 
-    async def _wait_mules_gone(self, timeout: float) -> None:
-        """Until every mule reported its exit, or ``timeout``."""
-        if any(m.pid for m in self.mules.values()):
+    async def _wait_children_gone(self, timeout: float) -> None:
+        """Until every mule and worker reported its exit, or ``timeout``."""
+        if any(s.pid for s in self._slots()):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._mules_gone.wait(), timeout)
+                await asyncio.wait_for(self._children_gone.wait(), timeout)
 
     async def _finish(self, farewell: str = GOODBYE) -> dict[str, tuple[int, int]]:
         """Close the root (it kills stragglers), collect the last output, report leftovers,
@@ -493,7 +537,7 @@ class Master:
             if not await self._root.wait(2.0):
                 self._root.kill()
                 await self._root.wait(2.0)
-        self._apply(self.lifecycle.stack_stopped(self.mules.values()))
+        self._apply(self.lifecycle.stack_stopped(self._slots()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._streams_closed.wait(), 2.0)
         self.agents.close_all()
@@ -515,6 +559,7 @@ class Master:
             self._channels.close()
         if self._stats is not None:
             self._stats.close()
+        self.listeners.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
         if self.state is not StackState.FAILED:

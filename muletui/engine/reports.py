@@ -41,16 +41,26 @@ class DatagramReader:
             self._loop.remove_reader(self._sock.fileno())
 
 
-def report_event(report: reports.Report) -> events.Event | None:
+def split_slot(slot: int, mules: int) -> tuple[int, int]:
+    """``(mule_id, worker_id)`` of a stats block slot in a stack of ``mules`` mules (the root: both 0)."""
+    return (0, slot - mules) if slot > mules else (slot, 0)
+
+
+def report_event(report: reports.Report, mules: int = 0) -> events.Event | None:
     """The event a message, lock or warning report stands for; ``None`` for the reports the
-    signal service acts on (registrations, timers, routed and handled signals)."""
+    signal service acts on (registrations, timers, routed and handled signals). ``mules``: the
+    stack's mule count, past which a slot is a worker's."""
     kind = report[0]
     if kind == reports.SENT:
         _k, slot, target, size, preview = report
-        return events.MessageSent(sender=slot, target=target, size=size, preview=reports.preview_text(preview))
+        sender, worker = split_slot(slot, mules)
+        return events.MessageSent(
+            sender=sender, target=target, size=size, preview=reports.preview_text(preview), worker_id=worker
+        )
     if kind == reports.DROPPED:
         _k, slot, target, size, reason = report
-        return events.MessageDropped(sender=slot, target=target, size=size, reason=reason)
+        sender, worker = split_slot(slot, mules)
+        return events.MessageDropped(sender=sender, target=target, size=size, reason=reason, worker_id=worker)
     if kind == reports.RECEIVED:
         _k, slot, queue, size, data, buffer_size, swallowed = report
         preview = describe(data)
@@ -70,8 +80,10 @@ def report_event(report: reports.Report) -> events.Event | None:
             mule_id=slot, queue=queue, size=size, preview=preview.text, error=error, mulefunc=preview.mulefunc
         )
     if kind == reports.WARNING:
-        return events.StackWarning(text=report[2], mule_id=report[1])
+        mule, worker = split_slot(report[1], mules)
+        return events.StackWarning(text=report[2], mule_id=mule, worker_id=worker)
     if kind == reports.LOCK:
         _k, slot, lock, operation, thread = report
-        return events.LockOperation(lock=lock, mule_id=slot, operation=operation, thread=thread)
+        mule, worker = split_slot(slot, mules)
+        return events.LockOperation(lock=lock, mule_id=mule, operation=operation, thread=thread, worker_id=worker)
     return None

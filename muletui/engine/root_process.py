@@ -1,5 +1,5 @@
-"""The master's handle on the stack root process: start it, ask it to fork and signal mules,
-and turn its replies into callbacks. Knows the control protocol, nothing of mule lifecycles.
+"""The master's handle on the stack root process: start it, ask it to fork and signal mules and
+workers, and turn its replies into callbacks. Knows the control protocol, nothing of lifecycles.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class RootCallbacks:
 
     ready: Callable[[int], None]  # root pid
     app_failed: Callable[[str], None]
-    spawned: Callable[[int, int], None]  # mule id, pid
-    exited: Callable[[int, int, int], None]  # mule id, pid, wait status
+    spawned: Callable[[str, int, int], None]  # kind ("mule", "worker"), number, pid
+    exited: Callable[[str, int, int, int], None]  # kind, number, pid, wait status
     root_exited: Callable[[int], None]  # exit code (negative: killed by that signal)
 
 
@@ -93,14 +93,14 @@ class RootProcess:
         self._exited = asyncio.Event()
         self.module_files: list[ModuleFile] = []  # the user's modules, for reloads (stack.root.module_files)
 
-    def fork(self, mule_id: int, stdout_w: int, stderr_w: int, agent: int) -> None:
-        """Ask for mule ``mule_id``; the root gets its own copies of the two write ends and of
-        the mule's end of its agent socket."""
-        socket.send_fds(self.control, [pickle.dumps(("fork", mule_id))], [stdout_w, stderr_w, agent])
+    def fork(self, kind: str, number: int, fds: list[int]) -> None:
+        """Ask for mule or worker ``number``; the root gets its own copies of ``fds``: the two
+        write ends of its output, then (a mule) its end of its agent socket."""
+        socket.send_fds(self.control, [pickle.dumps(("fork", kind, number))], fds)
 
-    def signal(self, mule_id: int, pid: int, signum: int) -> None:
-        """Signal a mule through the root's pidfd for it: never hits a recycled pid."""
-        self.control.send(pickle.dumps(("signal", mule_id, pid, signum)))
+    def signal(self, pid: int, signum: int) -> None:
+        """Signal a child of the root through its pidfd for it: never hits a recycled pid."""
+        self.control.send(pickle.dumps(("signal", pid, signum)))
 
     def close_control(self) -> None:
         """Tell the root to kill what is left and exit (it sees end of file)."""

@@ -44,6 +44,6 @@ GRACEFUL_EXIT = Shutdown("...gracefully killing workers...", signal.SIGHUP, GAME
 BRUTAL_EXIT = Shutdown("...brutally killing workers...", signal.SIGTERM, GAME_OVER)
 
 
-def no_mercy_line(mule_id: int, pid: int) -> str:
-    """uWSGI's line for a mule SIGKILLed because it outlived its mercy (reload or stop)."""
-    return f"mule {mule_id} (pid: {pid}) is taking too much time to die...NO MERCY !!!"
+def no_mercy_line(kind: str, number: int, pid: int) -> str:
+    """uWSGI's line for a mule or worker SIGKILLed because it outlived its mercy (reload or stop)."""
+    return f"{kind} {number} (pid: {pid}) is taking too much time to die...NO MERCY !!!"

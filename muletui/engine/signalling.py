@@ -13,15 +13,17 @@ from collections.abc import Callable
 from muletui.engine import events
 from muletui.engine.channels import Channels
 from muletui.engine.filemon import FileMonitor, FileMonitors
-from muletui.engine.reports import DatagramReader
+from muletui.engine.reports import DatagramReader, split_slot
 from muletui.engine.signals import SignalEntry, SignalRouter
 from muletui.engine.timers import Schedule, TimerService
 from muletui.ipc import reports
 from muletui.ipc.spec import FarmSpec
 
 
-def source_name(slot: int) -> str:
-    return f"mule {slot}" if slot > 0 else "master"
+def source_name(slot: int, mules: int = 0) -> str:
+    """``mule N``, ``worker N`` or ``master`` for a stats block slot (``mules``: the mule count)."""
+    mule, worker = split_slot(slot, mules)
+    return f"worker {worker}" if worker else f"mule {mule}" if mule else "master"
 
 
 class SignalService:
@@ -34,12 +36,14 @@ class SignalService:
         publish: Callable[[events.Event], None],
         log: Callable[[str], None],
         warn: Callable[[str], None],
+        live_workers: Callable[[], list[int]] = list,
     ) -> None:
         self._channels = channels
+        self._mules = len(channels.mules)
         self._publish = publish
         self._log = log
         self._warn = warn
-        self.router = SignalRouter(channels, farms)
+        self.router = SignalRouter(channels, farms, live_workers=live_workers)
         self.timers = TimerService(self._on_schedule)
         self.file_monitors = FileMonitors(self._on_file_monitor)
         self._raised = DatagramReader(channels.raised.recv, self._on_raised)
@@ -53,7 +57,7 @@ class SignalService:
 
     def _on_raised(self, data: bytes) -> None:
         slot, signum = reports.RAISE_FORMAT.unpack(data)
-        self.raise_signal(signum, source_name(slot))
+        self.raise_signal(signum, source_name(slot, self._mules))
 
     def on_report(self, report: reports.Report) -> None:
         """A registration, a handler result or a timer request from a stack process."""
@@ -64,7 +68,7 @@ class SignalService:
             self._publish(events.SignalRegistered(signum=signum, target=target, handler=handler, site=site))
         elif kind == reports.ROUTED:
             _k, slot, signum, delivered, dropped = report
-            self._routed_elsewhere(signum, source_name(slot), delivered, dropped)
+            self._routed_elsewhere(signum, source_name(slot, self._mules), delivered, dropped)
         elif kind == reports.HANDLED:
             _k, slot, signum, duration, ok = report
             entry = self.table.get(signum)
@@ -72,7 +76,8 @@ class SignalService:
                 entry.handled += ok
                 entry.failed += not ok
                 entry.last_duration = duration
-            self._publish(events.SignalHandled(signum=signum, mule_id=slot, duration=duration, ok=ok))
+            mule, worker = split_slot(slot, self._mules)
+            self._publish(events.SignalHandled(signum=signum, mule_id=mule, duration=duration, ok=ok, worker_id=worker))
         elif kind == reports.ADD_TIMER:
             self.add_timer(report[2], report[3])
         elif kind == reports.ADD_RB_TIMER:

@@ -2,12 +2,14 @@
 
 The table holds what the stack root registered at import (handlers themselves live in the
 stack processes). Routing resolves a target string to signal sockets and writes one byte into
-each, exactly where uWSGI would (``shared/reference/uwsgi-behaviour.md`` §3.2–3.6). muletui runs
-no workers, so the worker targets and unregistered signals are reported as undeliverable.
+each, exactly where uWSGI would (``shared/reference/uwsgi-behaviour.md`` §3.2–3.6, workers:
+``uwsgi-workers.md`` §1.1). A stack without workers (no socket) reports the worker targets and
+unregistered signals as undeliverable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from muletui.engine.channels import Channels, Queue
@@ -50,6 +52,8 @@ class SignalRouter:
     channels: Channels
     farms: list[FarmSpec]
     table: dict[int, SignalEntry] = field(default_factory=dict)
+    #: The workers running now (pid known), for ``active-workers``.
+    live_workers: Callable[[], list[int]] = list
 
     _routes: dict[tuple[int, str], Route] = field(default_factory=dict)
 
@@ -59,7 +63,10 @@ class SignalRouter:
         return entry
 
     def resolve(self, signum: int, target: str) -> Route:
-        """Where ``target`` leads (cached: targets and sockets never change while running)."""
+        """Where ``target`` leads (cached: targets and sockets never change while running; who
+        is alive does, so ``active-workers`` is resolved each time)."""
+        if target == "active-workers":
+            return self._resolve(signum, target)
         key = (signum, target)
         route = self._routes.get(key)
         if route is None:
@@ -67,10 +74,8 @@ class SignalRouter:
         return route
 
     def _resolve(self, signum: int, target: str) -> Route:
-        if target in ("", "worker", "worker0", "workers", "active-workers"):
-            return self._to_workers(signum, "workers pool")
-        if target.startswith("worker"):
-            return self._to_workers(signum, f"worker {_atoi(target[6:])}")
+        if target.startswith("worker") or target in ("", "active-workers"):
+            return self._to_workers(signum, target)
         if target == "subscribed":
             return Route(reason="subscribed: nothing to do")
         if target == "spooler":
@@ -105,6 +110,24 @@ class SignalRouter:
             return Route(((f"farm 0 ({farm.name})", self.channels.farm_signals[farm.index]),))
         return Route(errors=(f"^^^ UNSUPPORTED SIGNAL TARGET: {target} ^^^",), reason="unsupported target")
 
-    @staticmethod
-    def _to_workers(signum: int, where: str) -> Route:
-        return Route(errors=(f"could not deliver signal {signum} to {where} ({NO_WORKERS})",), reason=NO_WORKERS)
+    def _to_workers(self, signum: int, target: str) -> Route:
+        """``''``/``worker``/``worker0`` the first worker to read, ``workers`` every worker,
+        ``active-workers`` the live ones, ``workerN`` worker N (uWSGI's match order)."""
+        pool = target in ("", "worker", "worker0", "workers", "active-workers")
+        if not self.channels.worker_signals:
+            where = "workers pool" if pool else f"worker {_atoi(target[6:])}"
+            return Route(errors=(f"could not deliver signal {signum} to {where} ({NO_WORKERS})",), reason=NO_WORKERS)
+        if target in ("", "worker", "worker0"):
+            return Route((("a worker", self.channels.shared_worker_signal),))
+        if target == "workers":
+            return self._workers(list(self.channels.worker_signals))
+        if target == "active-workers":
+            return self._workers(self.live_workers())
+        worker_id = _atoi(target[6:])
+        sock = self.channels.worker_signals.get(worker_id)
+        if sock is None:
+            return Route(errors=(f"invalid signal target: {target}",), reason="no such worker")
+        return Route(((f"worker {worker_id}", sock),))
+
+    def _workers(self, worker_ids: list[int]) -> Route:
+        return Route(tuple((f"worker {i}", self.channels.worker_signals[i]) for i in worker_ids))

@@ -47,6 +47,39 @@ class MuleView:
 
 
 @dataclass(frozen=True)
+class WorkerView:
+    """One worker slot: lifecycle from the master, request figures from the stats block
+    (uWSGI's stats ``workers[]`` keys: ``requests``, ``tx``, ``avg_rt``, ``status``...)."""
+
+    worker_id: int
+    state: SlotState
+    pid: int
+    respawns: int
+    last_exit: str
+    retry_at: float | None
+    #: uWSGI's stats ``status``: ``idle``, ``busy`` (serving a request) or ``sigN`` (running
+    #: signal N's handler); ``""`` while the worker is down.
+    status: str
+    requests: int  # served by the slot's incarnations, remote signals included (uWSGI's count)
+    exceptions: int  # requests whose app raised
+    signals_handled: int
+    tx_bytes: int  # headers and bodies sent
+    avg_msecs: float  # mean request time (running time / requests)
+    running_msecs: float  # time spent serving requests
+    signals_pending: int  # bytes (= signals) pending in the worker's own signal socket
+    cpu_seconds: float
+    rss_bytes: int
+
+
+def _status(activity: Activity, arg: int) -> str:
+    if activity is Activity.SERVING_REQUEST:
+        return "busy"
+    if activity is Activity.HANDLING_SIGNAL:
+        return f"sig{arg}"
+    return "idle"
+
+
+@dataclass(frozen=True)
 class LockView:
     lock: int
     holder_pid: int  # as recorded (0: free, or cleared by a foreign unlock)
@@ -72,6 +105,8 @@ class StackSnapshot:
     shared_queue_bytes: int
     shared_signals_pending: int
     shared_queue_messages: int = 0
+    workers: tuple[WorkerView, ...] = ()
+    shared_worker_signals_pending: int = 0  # signals for the first worker to read
 
 
 def _proc_usage(pid: int) -> tuple[float, int]:
@@ -99,8 +134,10 @@ def take_snapshot(
     channels: Channels,
     farms: list[FarmSpec],
     locks: int,
+    workers: dict[int, Slot] | None = None,
 ) -> StackSnapshot:
-    """The stack as of now: ``mules`` are the master's slots, ``specs`` what each mule runs."""
+    """The stack as of now: ``mules`` and ``workers`` are the master's slots, ``specs`` what each
+    mule runs."""
     views = []
     modes = {spec.mule_id: _mode(spec) for spec in specs}
     by_pid = {m.pid: m.number for m in mules.values() if m.pid}
@@ -156,4 +193,31 @@ def take_snapshot(
         channels.shared.pending_bytes(),
         channels.shared_signal.pending_bytes(),
         stats.queue_depth(0),
+        tuple(_worker_view(slot, stats, len(mules) + number, channels) for number, slot in (workers or {}).items()),
+        channels.shared_worker_signal.pending_bytes(),
+    )
+
+
+def _worker_view(slot: Slot, stats: StatsBlock, record_slot: int, channels: Channels) -> WorkerView:
+    record = stats.record(record_slot)
+    requests = record[Field.REQUESTS]
+    running = record[Field.RUNNING_TIME] / 1000
+    cpu, rss = _proc_usage(slot.pid) if slot.pid else (0.0, 0)
+    return WorkerView(
+        worker_id=slot.number,
+        state=slot.state,
+        pid=slot.pid,
+        respawns=slot.respawns,
+        last_exit=slot.last_exit,
+        retry_at=slot.retry_at,
+        status=_status(Activity(record[Field.ACTIVITY]), record[Field.ACTIVITY_ARG]) if slot.pid else "",
+        requests=requests,
+        exceptions=record[Field.EXCEPTIONS],
+        signals_handled=record[Field.SIGNALS_HANDLED],
+        tx_bytes=record[Field.TX],
+        avg_msecs=running / requests if requests else 0.0,
+        running_msecs=running,
+        signals_pending=channels.worker_signals[slot.number].pending_bytes(),
+        cpu_seconds=cpu,
+        rss_bytes=rss,
     )

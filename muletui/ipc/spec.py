@@ -5,7 +5,7 @@ Sent once, pickled, over the control socket (both ends are muletui's own process
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Byte of the lock memfd that guards the 64-entry timer/cron/monitor counters; user lock n is
 #: byte n, so the file is this long plus one.
@@ -28,6 +28,15 @@ class MuleSpec:
         if self.program and ":" in self.program:
             return "callable"
         return "signal"
+
+
+@dataclass(frozen=True)
+class SocketSpec:
+    """A listening socket the master binds: ``protocol`` ``http`` (``--http-socket``) or ``uwsgi``
+    (``--socket``), ``address`` as given (``host:port``, ``:port``, a unix path or ``@abstract``)."""
+
+    protocol: str
+    address: str
 
 
 @dataclass(frozen=True)
@@ -74,3 +83,12 @@ class StackSpec:
     mule_harakiri: int = 0  # --mule-harakiri: seconds a signal handler may run in a mule
     debugger: bool = False  # someone can take a mule's (Pdb) prompt: the console, or a terminal
     debug_on_crash: bool = False  # --debug-on-crash: a mule's uncaught exception opens post-mortem
+    workers: int = 0  # workers 1..N, forked once the app is imported
+    worker_signals: dict[int, ChannelFds] = field(default_factory=dict)  # SOCK_STREAM, one byte per signal
+    shared_worker_signal: ChannelFds | None = None  # '' / worker / worker0: the first worker to read
+    listeners: tuple[tuple[str, int], ...] = ()  # (protocol, listening fd): every worker accepts on each
+
+    @property
+    def slots(self) -> int:
+        """Stack process records: the root (0), mules 1..M, then workers (M+1..M+N)."""
+        return 1 + len(self.mules) + self.workers

@@ -1,7 +1,8 @@
 """A shared-memory block of counters: a header, one record per stack process, one per lock,
 and one row of queue counters per sender.
 
-Slot 0 belongs to the stack root (uWSGI's master side), slot N to mule N. Each process writes
+Slot 0 belongs to the stack root (uWSGI's master side), slot N to mule N, slot M+W to worker W
+(M mules). Each process writes
 only its own record and its own row of queue counters, the master samples the whole block.
 Writing is a memoryview item store: no syscall, no lock, nothing for a sender to wait on.
 Values are unsigned 64-bit words; torn reads are impossible on 64-bit platforms. Deadlines are ``time.monotonic_ns()`` values, which
@@ -30,6 +31,10 @@ class Field(IntEnum):
     HARAKIRI_SIGNAL = 9
     USER_HARAKIRI_AT = 10  # uwsgi.set_user_harakiri() deadline, or 0
     LOCKS_HELD = 11  # bit n set while a thread of this process holds lock n (n < 64)
+    REQUESTS = 12  # workers: requests served by the slot's incarnations (remote signals included)
+    TX = 13  # workers: bytes sent (headers and bodies)
+    RUNNING_TIME = 14  # workers: microseconds spent serving requests
+    EXCEPTIONS = 15  # workers: requests whose app raised
 
 
 RECORD_WORDS = len(Field)
@@ -46,6 +51,7 @@ class Activity(IntEnum):
     WAITING_SIGNAL = 5  # blocked in signal_wait
     HANDLING_SIGNAL = 6  # ACTIVITY_ARG = signal number
     WAITING_LOCK = 7  # ACTIVITY_ARG = lock number
+    SERVING_REQUEST = 8  # a worker between accept and the request's log line (uWSGI's "busy")
 
 
 class HeaderFlag(IntEnum):

@@ -18,20 +18,27 @@ from muletui.stack.reporter import Reporter
 
 @dataclass
 class Context:
-    """The bound state of this process. ``slot`` is 0 in the stack root, the mule id in a mule."""
+    """The bound state of this process: the stack root (both ids 0), a mule or a worker."""
 
     spec: StackSpec
     mule_id: int
     stats: StatsBlock
     reporter: Reporter
+    worker_id: int = 0
 
     @property
     def slot(self) -> int:
-        return self.mule_id
+        """This process's record in the stats block (:func:`slot_of`)."""
+        return slot_of(self.spec, self.mule_id, self.worker_id)
 
     def index(self, field: Field) -> int:
         """Index into ``stats.words`` of ``field`` in this process's record."""
         return self.stats.offset(self.slot, field)
+
+
+def slot_of(spec: StackSpec, mule_id: int, worker_id: int = 0) -> int:
+    """The stats block slot of the root (0), mule N (N) or worker W (mules + W)."""
+    return mule_id or (len(spec.mules) + worker_id if worker_id else 0)
 
 
 current: Context | None = None
@@ -59,12 +66,13 @@ def warn(text: str, *, here: bool = True) -> None:
         current.reporter.send_always((reports.WARNING, current.slot, text))
 
 
-def bind(spec: StackSpec, mule_id: int) -> Context:
-    """Make this process speak as the stack root (``mule_id`` 0) or as mule ``mule_id``."""
+def bind(spec: StackSpec, mule_id: int, worker_id: int = 0) -> Context:
+    """Make this process speak as the stack root (both ids 0), mule ``mule_id`` or worker ``worker_id``."""
     global current, _stats
     if _stats is None:
-        _stats = StatsBlock(spec.stats_fd, len(spec.mules) + 1, spec.locks + 1, queue_count(len(spec.mules), len(spec.farms)))
-    reporter = Reporter(spec.report_fd, _stats, mule_id, spec.report_rate, batching=mule_id > 0)
-    current = Context(spec, mule_id, _stats, reporter)
-    _stats.set(mule_id, Field.PID, os.getpid())
+        _stats = StatsBlock(spec.stats_fd, spec.slots, spec.locks + 1, queue_count(len(spec.mules), len(spec.farms)))
+    slot = slot_of(spec, mule_id, worker_id)
+    reporter = Reporter(spec.report_fd, _stats, slot, spec.report_rate, batching=slot > 0)
+    current = Context(spec, mule_id, _stats, reporter, worker_id)
+    _stats.set(slot, Field.PID, os.getpid())
     return current

@@ -113,7 +113,7 @@ def bind(context: Context) -> None:
     global _admit, _post, _wakeup_fd, _main_thread, _wakeup_ready
     spec = context.spec
     _admit, _post = context.reporter.admit, context.reporter.post
-    _mule_id = _slot = context.mule_id
+    _mule_id, _slot = context.mule_id, context.slot
     _mule_count = len(spec.mules)
     _send_fds = [spec.shared_queue.send] + [spec.mule_queues[m.mule_id].send for m in spec.mules]
     _farm_send_fds = {}

@@ -27,14 +27,14 @@ END_ME_STATUS = 30
 STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGTERM})
 
 
-def _end_me(signum: int, frame: FrameType | None) -> None:
-    _flush_std_streams()
+def end_me(signum: int, frame: FrameType | None) -> None:
+    flush_std_streams()
     if stack_context.current is not None:
         stack_context.current.reporter.flush(wait=False)
     os._exit(END_ME_STATUS)
 
 
-def _flush_std_streams() -> None:
+def flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a user may have replaced or closed them
             stream.flush()
@@ -46,20 +46,36 @@ def _install_signal_dispositions() -> None:
     A programmed mule may install its own handlers over these, as under uWSGI.
     """
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _end_me)
+        signal.signal(signum, end_me)
     for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTSTP):
         signal.signal(signum, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the stack root
+
+
+def take_output(out_fd: int, err_fd: int) -> None:
+    """Point fds 1 and 2 at this incarnation's output pipes (the master reads them)."""
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+
+
+def run_post_fork_hook(uwsgi: ModuleType) -> None:
+    """``uwsgi.post_fork_hook`` (``@postfork`` sets it), if any: uWSGI prints what it raises
+    and the process goes on."""
+    hook = getattr(uwsgi, "post_fork_hook", None)
+    if hook is not None:
+        try:
+            hook()
+        except Exception as error:  # noqa: BLE001 - uWSGI prints it and goes on
+            tracebacks.print_exception(error)
 
 
 def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, agent_fd: int, root_pid: int) -> None:
     """Become mule ``mule.mule_id`` in a freshly forked child of the stack root; its agent
     (:mod:`muletui.stack.agent`) serves the master on ``agent_fd``."""
     linux.die_with_parent(root_pid)
-    os.dup2(out_fd, 1)
-    os.dup2(err_fd, 2)
-    os.close(out_fd)
-    os.close(err_fd)
+    take_output(out_fd, err_fd)
     _install_signal_dispositions()
     import uwsgi  # noqa: PLC0415 - the shim, already imported and bound by the stack root
 
@@ -67,12 +83,7 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, agent_fd
     MuleAgent(agent_fd, spec, mule.mule_id).start()
     status = 0
     try:
-        hook = getattr(uwsgi, "post_fork_hook", None)
-        if hook is not None:
-            try:
-                hook()
-            except Exception as error:  # noqa: BLE001 - uWSGI prints it and the mule goes on
-                tracebacks.print_exception(error)
+        run_post_fork_hook(uwsgi)
         context = current_context()
         context.stats.words[context.index(Field.ACTIVITY)] = Activity.RUNNING
         if mule.mode == "script":
@@ -88,7 +99,7 @@ def run_mule(spec: StackSpec, mule: MuleSpec, out_fd: int, err_fd: int, agent_fd
         status = 1
         if mule.mode != "signal":
             _post_mortem(error)
-    _flush_std_streams()
+    flush_std_streams()
     current_context().reporter.flush()
     os._exit(status)
 
@@ -110,7 +121,7 @@ def _post_mortem(error: BaseException) -> None:
         or error.__traceback__ is None
     ):
         return
-    _flush_std_streams()  # the traceback before the prompt
+    flush_std_streams()  # the traceback before the prompt
     try:
         breakpoints.open_post_mortem(error.__traceback__)
     except Exception as failure:  # noqa: BLE001 - the mule must still end here, not return into the root

@@ -1,4 +1,4 @@
-"""The stack root: plays uWSGI's master at import time, then forks mules on request.
+"""The stack root: plays uWSGI's master at import time, then forks mules and workers on request.
 
 Started by the master as ``python -u -c BOOT PACKAGE_PARENT CONTROL_FD`` (see root_process). It is single-threaded
 (unless the app starts threads), so forking it is safe and cheap, and every mule inherits the
@@ -6,12 +6,12 @@ imported app copy-on-write, as uWSGI's mules do. It reaps its children and repor
 status, and dies with the master (``PR_SET_PDEATHSIG``), taking its mules with it.
 
 Control protocol (pickled tuples, one per SOCK_SEQPACKET datagram):
-master → root: ``("fork", mule_id)`` with the mule's stdout and stderr write ends attached,
-``("signal", mule_id, pid, signum)``;
+master → root: ``("fork", kind, number)`` (``mule`` or ``worker``) with the child's stdout and
+stderr write ends attached (and a mule's agent socket), ``("signal", pid, signum)``;
 root → master: ``("app_failed", reason)`` when no app loaded (the master decides, as uWSGI's
 ``--need-app`` says, whether the stack goes on), ``("modules", ((name, file, path), ...))`` (in
 as many datagrams as it takes: :func:`module_files`), then ``("ready", pid)``; ``("spawned",
-mule_id, pid)``, ``("exited", mule_id, pid, wait_status)``.
+kind, number, pid)``, ``("exited", kind, number, pid, wait_status)``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import muletui
 from muletui import linux
@@ -37,6 +38,9 @@ from muletui.stack import breakpoints, tracebacks
 from muletui.stack.context import log
 from muletui.stack.mule import STOP_SIGNALS, run_mule
 from muletui.stack.shim import SHIM_DIR
+
+if TYPE_CHECKING:
+    from muletui.stack.http_codec import WSGIApp
 
 _MAX_CONTROL = 1 << 20
 #: Characters of module names and paths per datagram, beyond the entry that crosses it: the
@@ -78,7 +82,7 @@ def _import(value: str) -> None:
         importlib.import_module(value)
 
 
-def _load_file(path: str, name: str) -> None:
+def _load_file(path: str, name: str) -> WSGIApp:
     """``--wsgi-file``: the callable ``name`` must be in the file, and callable (uWSGI's lines
     say "application" whatever ``--callable`` is)."""
     found = _import_file(path).__dict__
@@ -86,9 +90,11 @@ def _load_file(path: str, name: str) -> None:
         raise AppNotLoadedError(f'unable to find "application" callable in file {path}')
     if not callable(found[name]):
         raise AppNotLoadedError(f'"application" must be a callable object in file {path}')
+    app: WSGIApp = found[name]
+    return app
 
 
-def _load_module(target: str, name: str) -> None:
+def _load_module(target: str, name: str) -> WSGIApp | None:
     """``--module module[:callable]``: uWSGI takes any object of that name (no callable check), an
     ``applications`` dict instead, and calls ``callable()`` to get the app; a miss says nothing."""
     import uwsgi  # noqa: PLC0415 - the shim, on the path once main() ran
@@ -97,31 +103,35 @@ def _load_module(target: str, name: str) -> None:
     found = importlib.import_module(module_name).__dict__
     attr = attr if colon else name
     if isinstance(uwsgi.applications, dict) or isinstance(found.get("applications"), dict):
-        return
+        return None  # mountpoints: not served (muletui's workers serve one app)
     if attr.endswith("()") and attr[:-2] in found:
-        found[attr[:-2]]()
-    elif attr not in found:
+        app: WSGIApp = found[attr[:-2]]()
+        return app
+    if attr not in found:
         raise AppNotLoadedError("")
+    app = found[attr]
+    return app
 
 
-def _load_apps(spec: StackSpec) -> int:
+def _load_apps(spec: StackSpec) -> list[WSGIApp | None]:
     """Import ``--import`` modules and the apps in declaration order, in this process, as uWSGI's
     Python plugin does: a failure is printed (its traceback, or uWSGI's line), followed for an
     app by ``unable to load app N ...``, and the next one goes on. Returns the apps loaded.
 
-    ``SystemExit`` is not caught: uWSGI exits with its code too.
+    ``SystemExit`` is not caught: uWSGI exits with its code too. Returns each loaded app's
+    callable (``None`` for an ``applications`` dict), app 0 first: the one workers serve.
     """
     name = spec.opt.get("callable", b"application")
     callable_name = name.decode() if isinstance(name, bytes) else "application"
-    loaded = 0
+    loaded: list[WSGIApp | None] = []
     for kind, value in spec.app:
         try:
             if kind == "import":
                 _import(value)
             elif kind == "file":
-                _load_file(value, callable_name)
+                loaded.append(_load_file(value, callable_name))
             else:
-                _load_module(value, callable_name)
+                loaded.append(_load_module(value, callable_name))
         except AppNotLoadedError as error:
             if str(error):
                 log(str(error))
@@ -131,10 +141,9 @@ def _load_apps(spec: StackSpec) -> int:
             tracebacks.print_exception(error)
             sys.stderr.flush()
         else:
-            loaded += kind != "import"
             continue
         if kind != "import":
-            log(f"unable to load app {loaded} (mountpoint='') (callable not found or import error)")
+            log(f"unable to load app {len(loaded)} (mountpoint='') (callable not found or import error)")
     return loaded
 
 
@@ -188,12 +197,13 @@ def _chunks(files: list[tuple[str, str, str]]) -> Iterator[tuple[tuple[str, str,
 class StackRoot:
     """The fork server's state: the control socket and one pidfd per live child."""
 
-    def __init__(self, control: socket.socket, spec: StackSpec) -> None:
+    def __init__(self, control: socket.socket, spec: StackSpec, app: WSGIApp | None = None) -> None:
         self.control = control
         self.spec = spec
+        self.app = app  # what workers serve (None: no app loaded)
         self.mules = {mule.mule_id: mule for mule in spec.mules}
         self.selector = selectors.DefaultSelector()
-        self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (mule_id, pid)
+        self.children: dict[int, tuple[str, int, int]] = {}  # pidfd -> (kind, number, pid)
         self.pidfds: dict[int, int] = {}  # pid -> pidfd
 
     def send(self, *message: object) -> None:
@@ -216,31 +226,37 @@ class StackRoot:
             return False
         request = pickle.loads(data)
         if request[0] == "fork":
-            self._fork(request[1], fds[0], fds[1], fds[2])
+            self._fork(request[1], request[2], fds)
         elif request[0] == "signal":
-            _kind, _mule_id, pid, signum = request
+            _request, pid, signum = request
             pidfd = self.pidfds.get(pid)
             if pidfd is not None:
                 signal.pidfd_send_signal(pidfd, signum)
         return True
 
-    def _fork(self, mule_id: int, out_fd: int, err_fd: int, agent_fd: int) -> None:
+    def _fork(self, kind: str, number: int, fds: list[int]) -> None:
+        """Fork mule or worker ``number``, its output going to ``fds[0]`` and ``fds[1]`` (a
+        mule's agent socket is ``fds[2]``)."""
         root_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 self._close_in_child()
-                run_mule(self.spec, self.mules[mule_id], out_fd, err_fd, agent_fd, root_pid)
+                if kind == "worker":
+                    from muletui.stack.worker import run_worker  # noqa: PLC0415 - imported by main() before any fork
+
+                    run_worker(self.spec, number, fds[0], fds[1], root_pid, self.app)
+                else:
+                    run_mule(self.spec, self.mules[number], fds[0], fds[1], fds[2], root_pid)
             finally:
                 os._exit(1)
-        os.close(out_fd)
-        os.close(err_fd)
-        os.close(agent_fd)
+        for fd in fds:
+            os.close(fd)
         pidfd = os.pidfd_open(pid)
-        self.children[pidfd] = (mule_id, pid)
+        self.children[pidfd] = (kind, number, pid)
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ)
-        self.send("spawned", mule_id, pid)
+        self.send("spawned", kind, number, pid)
 
     def _close_in_child(self) -> None:
         self.selector.close()
@@ -249,15 +265,15 @@ class StackRoot:
             os.close(pidfd)
 
     def _reap(self, pidfd: int) -> None:
-        mule_id, pid = self.children.pop(pidfd)
+        kind, number, pid = self.children.pop(pidfd)
         del self.pidfds[pid]
         self.selector.unregister(pidfd)
         os.close(pidfd)
         _pid, status = os.waitpid(pid, 0)
-        self.send("exited", mule_id, pid, status)
+        self.send("exited", kind, number, pid, status)
 
     def kill_children(self) -> None:
-        for _mule_id, pid in self.children.values():
+        for _kind, _number, pid in self.children.values():
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -278,9 +294,12 @@ def main() -> None:
     import uwsgi  # noqa: PLC0415 - only importable once SHIM_DIR is on the path
 
     uwsgi._bind(spec, 0)
+    if spec.workers:  # before the app, so workers share the codec's pages (and the app's imports too)
+        import muletui.stack.worker  # noqa: F401, PLC0415 - only stacks with workers pay for HTTP
     breakpoints.install()
-    root = StackRoot(control, spec)
-    if not _load_apps(spec):
+    apps = _load_apps(spec)
+    root = StackRoot(control, spec, apps[0] if apps else None)
+    if not apps:
         root.send("app_failed", "no app loaded")
     for chunk in _chunks(module_files()):
         root.send("modules", chunk)

@@ -53,12 +53,17 @@ def bind(context: Context) -> None:
     _i_activity, _i_activity_arg = context.index(Field.ACTIVITY), context.index(Field.ACTIVITY_ARG)
     _i_harakiri_signal, _i_harakiri_at = context.index(Field.HARAKIRI_SIGNAL), context.index(Field.HARAKIRI_AT)
     _i_handled = context.index(Field.SIGNALS_HANDLED)
-    _harakiri_ns = context.spec.mule_harakiri * 1_000_000_000
     spec = context.spec
+    _harakiri_ns = spec.mule_harakiri * 1_000_000_000 if context.mule_id else 0  # --harakiri is not emulated
     _raise_fd = spec.raise_fd
     if not _raise_bufsize:
         _raise_bufsize = send_buffer_size(_raise_fd)
-    _signal_fds = [spec.shared_signal.recv, spec.mule_signals[context.mule_id].recv] if context.mule_id else []
+    if context.mule_id:
+        _signal_fds = [spec.shared_signal.recv, spec.mule_signals[context.mule_id].recv]
+    elif context.worker_id and spec.shared_worker_signal is not None:
+        _signal_fds = [spec.shared_worker_signal.recv, spec.worker_signals[context.worker_id].recv]
+    else:
+        _signal_fds = []
 
 
 def send_buffer_size(fd: int) -> int:
@@ -92,7 +97,8 @@ def _report(report: reports.Report, always: bool = False) -> None:
 
 
 def own_signal_fds() -> list[int]:
-    """The shared mule signal socket and this mule's own one (empty outside mules)."""
+    """The shared signal socket of this process's kind and its own one (a mule's or a worker's;
+    empty in the stack root)."""
     return _signal_fds
 
 
@@ -110,13 +116,16 @@ def register_signal(num: object, target: str, handler: Callable[[int], object], 
         raise ValueError("unable to register signal")
     if len(target) > MAX_TARGET:
         raise ValueError("unable to register signal")
-    if signum in _handlers:
+    worker_id = _context.worker_id
+    if signum in _handlers and not worker_id:
         log("[uwsgi-signal] you cannot re-register a signal as the master !!!")
         raise ValueError("unable to register signal")
     _handlers[signum] = (target, handler)
     _routes.pop(signum, None)
     shown = target or "default, any worker"
-    log(f"[uwsgi-signal] signum {signum} registered (wid: 0 modifier1: 0 target: {shown})")
+    log(f"[uwsgi-signal] signum {signum} registered (wid: {worker_id} modifier1: 0 target: {shown})")
+    if worker_id:  # only this worker's slot: the master routes by its own table, as uWSGI's
+        return
     name = getattr(handler, "__qualname__", None) or repr(handler)
     _report((reports.REGISTERED, 0, signum, target, name, _registration_site()), always=True)
 
@@ -188,6 +197,13 @@ def signal(num: object, node: object = None, /) -> None:
     if route is not None:
         _deliver(signum, route)
         return
+    to_master(signum)
+
+
+def to_master(signum: int) -> bool:
+    """Write ``signum`` into the master's raise channel for it to route; ``False`` (with
+    uWSGI's line) when the channel is full. A worker forwards a remote signal this way."""
+    assert _context is not None
     try:
         os.write(_raise_fd, reports.RAISE_FORMAT.pack(_context.slot, signum))
     except BlockingIOError:
@@ -195,6 +211,8 @@ def signal(num: object, node: object = None, /) -> None:
             f"*** SIGNAL QUEUE IS FULL: buffer size {_raise_bufsize} bytes "
             "(you can tune it with --signal-bufsize) ***"
         )
+        return False
+    return True
 
 
 def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
@@ -253,7 +271,10 @@ def take(fd: int) -> bool:
 
 def _master_died() -> None:
     assert _context is not None
-    log(f"uWSGI mule {_context.mule_id} braying: my master died, i will follow him...")
+    if _context.mule_id:
+        log(f"uWSGI mule {_context.mule_id} braying: my master died, i will follow him...")
+    else:
+        log(f"uWSGI worker {_context.worker_id} screams: UAAAAAAH my master disconnected: i will kill myself !!!")
     os._exit(1)
 
 
@@ -280,7 +301,8 @@ def run_handler(signum: int) -> None:
             words[_i_activity] = _RUNNING
         words[_i_handled] += 1
     if not ok:
-        log(f"error managing signal {signum} on mule {_context.mule_id}")
+        where = f"mule {_context.mule_id}" if _context.mule_id else f"worker {_context.worker_id}"
+        log(f"{time.ctime()} - error managing signal {signum} on {where}")
     if words[_DETAIL_EVENTS] and _context.reporter.admit():  # per-signal reports only on demand
         _context.reporter.post((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
 

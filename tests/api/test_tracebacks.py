@@ -136,8 +136,8 @@ async def test_printed_tracebacks_show_the_users_frames_only(stack, write, tmp_p
     for signum in (30, 31, 34, 35):
         run.master.raise_signal(signum)
     (watched / "touched").write_text("x")
-    await run.line("^error managing signal 33 on mule 1$", mule_id=1)
-    await run.line("^error managing signal 32 on mule 1$", mule_id=1)
+    await run.line(r"^\w{3} \w{3} [ \d]\d [\d:]{8} \d{4} - error managing signal 33 on mule 1$", mule_id=1)
+    await run.line(r"^\w{3} \w{3} [ \d]\d [\d:]{8} \d{4} - error managing signal 32 on mule 1$", mule_id=1)
     await run.line("^KeyError: 'inner'$", mule_id=2)
     await run.line("^LookupError: broken at import$", mule_id=3)
     await run.line("^RuntimeError: mulefunc 5$", mule_id=1)

@@ -18,6 +18,7 @@ from muletui.config import option_table
 from muletui.config.builder import Plan, build
 from muletui.config.entry import ConfigError
 from muletui.config.option_probe import help_options, option_lines
+from muletui.config.option_table import WORKERS_REASON
 from muletui.config.options import parse_argv
 from muletui.config.uwsgi_options import OPTION_LIST
 
@@ -166,7 +167,7 @@ def test_a_uwsgi_option_muletui_does_not_emulate_is_accepted_with_one_warning() 
     built = plan("--mule", "--harakiri", "5", "--uid", "1000", "--harakiri", "6", "--emperor", "/etc/vassals",
                  "--python-file", "app.py")
     assert built.warnings == [
-        "--harakiri: accepted, but muletui does not emulate it (no workers run)",
+        f"--harakiri: accepted, but muletui does not emulate it ({WORKERS_REASON})",
         "--uid: accepted, but muletui does not emulate it (muletui emulates uWSGI's master, mules and config, not this option)",
         "--emperor: accepted, but muletui does not emulate it (muletui runs no Emperor and no vassals)",
         "--python-file: not a uWSGI 2.0.30 option (uWSGI refuses it: unrecognized option '--python-file'); muletui reads it as --wsgi-file",

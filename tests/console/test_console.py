@@ -16,6 +16,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets.data_table import CellDoesNotExist
 
 from muletui.config.builder import build
+from muletui.config.option_table import WORKERS_REASON
 from muletui.config.options import parse_argv
 from muletui.console.actions import ACTIONS
 from muletui.console.app import MuleConsole
@@ -311,5 +312,5 @@ async def test_the_options_warnings_reach_the_console_log(console, tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: any("--enable-threads" in text for text in log_texts(app)), what="the warning")
     assert [t for t in log_texts(app) if "--enable-threads" in t] == [
-        "muletui warning: --enable-threads: accepted, but muletui does not emulate it (no workers run)"
+        f"muletui warning: --enable-threads: accepted, but muletui does not emulate it ({WORKERS_REASON})"
     ]

@@ -109,7 +109,7 @@ buffer_size: int = 4096
 cores: int = 1
 has_threads: int = 1  # pyuwsgi enables threads
 is_a_reload: bool = False
-sockets: list[int] = []  # muletui binds no sockets
+sockets: list[int] = []  # the listening sockets' descriptors, in a worker
 magic_table: dict[bytes, bytes] = {}
 applications = loop = unbit = None
 
@@ -127,19 +127,22 @@ in_farm = builtin(Arguments(0, 1))(messaging.in_farm)
 is_locked = builtin()(locks.is_locked)
 
 _mule_id = 0
+_worker_id = 0
 _masterpid = 0
 _ready = False
 
 
-def _bind(spec: StackSpec, mule_id: int) -> None:
-    """Make this module speak for the calling process: the stack root (0) or mule ``mule_id``."""
-    global numproc, started_on, opt, _mule_id, _masterpid
-    bound = context.bind(spec, mule_id)
+def _bind(spec: StackSpec, mule_id: int, worker_id: int = 0) -> None:
+    """Make this module speak for the calling process: the stack root (both ids 0), mule
+    ``mule_id`` or worker ``worker_id``."""
+    global numproc, started_on, opt, _mule_id, _worker_id, _masterpid
+    bound = context.bind(spec, mule_id, worker_id)
     messaging.bind(bound)
     signals.bind(bound)
     locks.bind(bound)
     numproc, started_on, opt = spec.numproc, spec.started_on, dict(spec.opt)
-    _mule_id, _masterpid = mule_id, spec.masterpid
+    _mule_id, _worker_id, _masterpid = mule_id, worker_id, spec.masterpid
+    sockets[:] = [fd for _protocol, fd in spec.listeners] if worker_id else []
     if not magic_table:
         from muletui.config.magic import process_variables  # noqa: PLC0415 - once, in the stack root
 
@@ -152,8 +155,8 @@ def mule_id() -> int:
 
 
 def worker_id() -> int:
-    """Always 0: muletui emulates no workers, and mules and the master have worker id 0."""
-    return 0
+    """This worker's id (1..N); 0 in mules and the master."""
+    return _worker_id
 
 
 def masterpid() -> int:
