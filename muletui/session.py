@@ -169,11 +169,12 @@ class StackSession:
             self._halted.set()
 
     def request_reload(self, cause: str = "") -> None:
-        """Reload every mule (uWSGI's SIGHUP), if the stack is running; with ``--exit-on-reload``,
-        stop instead, as uWSGI's graceful reload then does."""
+        """Reload every worker and mule (uWSGI's SIGHUP), if the stack is running; with
+        ``--exit-on-reload``, stop instead, as uWSGI's graceful reload then does."""
         if self.plan.stack.exit_on_reload:
             self._request(GRACEFUL_EXIT)
         elif self.master.state is StackState.RUNNING and not self._stop_requested.is_set():
+            self.master.reload_workers()
             self.master.reload_mules(cause)
 
     async def wait_stop_request(self) -> None:

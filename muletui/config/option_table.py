@@ -66,6 +66,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("processes", _V, "workers", "workers to fork (uwsgi.numproc; 1 by default, none without a socket)", "N",
            aliases=("workers",)),
     Option("listen", _V, "workers", "backlog of every listening socket (default 100)", "N"),
+    Option("disable-logging", _F, "workers", "no request log lines"),
     Option("locks", _V, "signals", "create the user locks 0..N", "N"),
     Option("timer", _V, "signals", "raise SIGNAL every SECONDS", '"SIGNAL SECONDS"', aliases=("signal-timer",)),
     Option("rbtimer", _V, "signals", "raise SIGNAL every SECONDS (rb timer)", '"SIGNAL SECONDS"',

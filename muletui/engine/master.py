@@ -425,6 +425,12 @@ class Master:
         """
         self._apply(self.lifecycle.reload(self.mules.values(), cause))
 
+    def reload_workers(self) -> None:
+        """Restart every worker gracefully: each finishes its request (``Gracefully killing worker
+        N (pid: P)...``, ``worker N buried after S seconds``) and is forked again from the stack
+        root, the app not imported again (uWSGI's SIGHUP re-executes its whole instance)."""
+        self._apply(self.lifecycle.reload(self.workers.values()))
+
     # -- messages from the master side -----------------------------------------------------
 
     def set_detail_events(self, enabled: bool) -> None:

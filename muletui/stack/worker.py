@@ -70,6 +70,8 @@ class Worker:
         self.index = {field: context.index(field) for field in Field}
         mules = len(spec.mules)
         self.all_requests = [context.stats.offset(mules + w, Field.REQUESTS) for w in range(1, spec.workers + 1)]
+        disabled = spec.opt.get("disable-logging", False)
+        self.logging = disabled is False or disabled in (b"0", b"false", b"off", b"no")  # uWSGI's flag words
         self.app_requests = 0  # this incarnation's app requests: the N of the log line's "req: N/M"
         self.busy = False
         self.stopping = False  # told to stop gracefully: exit after the request
@@ -146,7 +148,8 @@ class Worker:
         total = self._count(record.headers_bytes + record.body_bytes, record.msecs * 1000, record.raised)
         if record.app_id >= 0:
             self.app_requests += 1
-        log(format_request_line(record, self.pid, self.app_requests, total))
+        if self.logging:
+            log(format_request_line(record, self.pid, self.app_requests, total))
 
     def graceful_stop(self, signum: int, frame: FrameType | None) -> None:
         """SIGHUP / SIGTERM: uWSGI's graceful kill, the request in progress finishes first."""

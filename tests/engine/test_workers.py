@@ -103,6 +103,15 @@ async def test_a_stack_of_workers_and_no_mules_answers_a_get_and_logs_its_line(s
     assert (view.worker_id, view.requests, view.tx_bytes) == (1, 2, 45 + 12 + 45 + len(body))
 
 
+async def test_disable_logging_keeps_the_request_line_out_and_counts_the_request(stack, write):
+    app = write("app.py", APP)
+    run = await stack("--http-socket", "127.0.0.1:0", "--wsgi-file", app, "--disable-logging")
+    await run.line("^spawned uWSGI worker 1")
+    assert await asyncio.to_thread(get, run.master.listeners.address(), "/quiet") == (200, b"hello /quiet")
+    await run.until(lambda: run.master.snapshot().workers[0].requests == 1, what="the request counted")
+    assert not run.matching("GET /quiet")
+
+
 OFFLOAD_APP = """
 import uwsgi
 from uwsgidecorators import mulefunc
@@ -187,6 +196,22 @@ async def test_stopping_buries_every_worker_as_uwsgi_says(stack, write):
     assert buried == [1, 2]
     assert f"mule 1 (pid: {mule_pid}) annihilated" in after
     assert after[-1] == "goodbye to uWSGI."
+
+
+async def test_a_worker_reload_lets_the_request_finish_and_forks_the_worker_again(stack, write):
+    app = write("app.py", APP)
+    run = await stack("--http-socket", "127.0.0.1:0", "--wsgi-file", app)
+    await run.line("^spawned uWSGI worker 1")
+    pid = run.master.workers[1].pid
+    slow = asyncio.create_task(asyncio.to_thread(get, run.master.listeners.address(), "/slow?0.5"))
+    await run.until(lambda: run.master.snapshot().workers[0].status == "busy", what="worker 1 busy")
+    run.master.reload_workers()
+    await run.line(rf"^Gracefully killing worker 1 \(pid: {pid}\)\.\.\.$")
+    assert await slow == (200, b"hello /slow")
+    await run.line(r"^worker 1 buried after [01] seconds$")
+    await run.line(r"^spawned uWSGI worker 1 \(pid: \d+, cores: 1\)$", count=2)
+    assert run.master.workers[1].pid not in (0, pid)
+    assert [(e.worker_id, e.expected) for e in run.of(events.WorkerExited)] == [(1, True)]
 
 
 @needs_uwsgi
