@@ -139,7 +139,11 @@ async def test_quitting_while_a_mule_is_stopped_stops_the_stack(console, tmp_pat
     (tmp_path / "stopper.py").write_text(STOPPER)
     app = console("--mule=stopper.py")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.master.agents.stopped_at(1) is not None, what="the stop")
+        await until(pilot, lambda: 1 in app.debugging.panes and app.focused is app.debugging.panes[1].prompt,
+                    what="the pane")
+        # Pilot's press waits for animations to end; one cut short by the quit (the tab underline
+        # sliding to the new pane) would never end. A person's Ctrl+C has no such wait.
+        await pilot.wait_for_scheduled_animations()
         await pilot.press("ctrl+c")
     # the console fixture asserts that no mule outlived the console
 
