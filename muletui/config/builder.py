@@ -132,6 +132,10 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             stack.sockets.append(SocketSpec("http" if key == "http-socket" else "uwsgi", entry.value or ""))
         elif key == "listen":
             stack.listen = int(_positive_number(entry, int))
+        elif key == "stats":
+            stack.stats = entry.value or ""
+        elif key == "stats-minified":
+            stack.stats_minified = _flag_value(entry)
         elif key == "mule-msg-size":
             stack.mule_msg_size = 1 if entry.value is None else int(_positive_number(entry, int))
         elif key == "mule-reload-mercy":

@@ -31,6 +31,8 @@ class StackConfig:
     numproc: int = 1  # --processes: uwsgi.numproc, and the workers forked when a socket is given
     sockets: list[SocketSpec] = field(default_factory=list)  # --http-socket, --socket, in order
     listen: int = 100  # --listen: every listening socket's backlog
+    stats: str = ""  # --stats: the stats server's address ('': none; the last one given, as uWSGI)
+    stats_minified: bool = False  # --stats-minified: the stats JSON on one line
     mule_msg_size: int = 0
     reload_mercy: float | None = None  # --mule-reload-mercy; None: not given (the master's defaults)
     exit_on_reload: bool = False  # --exit-on-reload: a reload (SIGHUP, SIGTERM) stops the stack

@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from muletui.config.stack_config import StackConfig
 from muletui.engine import events
@@ -46,6 +47,9 @@ from muletui.engine.watchdog import Watchdog, WatchdogActions
 from muletui.ipc import reports
 from muletui.ipc.spec import TABLE_LOCK_OFFSET, StackSpec
 from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock, queue_count
+
+if TYPE_CHECKING:
+    from muletui.engine.stats_server import StatsServer
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
 RELOAD_MERCY = 60.0  # uWSGI's --mule-reload-mercy default: a reloading mule's grace
@@ -100,6 +104,7 @@ class Master:
         self._stats: StatsBlock | None = None
         self._root: RootProcess | None = None
         self._reports: DatagramReader | None = None
+        self._stats_server: StatsServer | None = None  # --stats
         self.signals: SignalService | None = None
         self._watchdog: Watchdog | None = None
         self._crons: CronCommands | None = None
@@ -135,7 +140,12 @@ class Master:
         try:
             for line in self.listeners.bind(config.sockets, config.listen):
                 self._log(line)
+            if config.stats:
+                from muletui.engine.stats_feed import serve_stats  # noqa: PLC0415 - only a stack with --stats carries it
+
+                self._stats_server = await serve_stats(self)
         except BindError as error:
+            self.listeners.close()
             self.state = StackState.FAILED
             self._publish(events.StackFailed(reason=str(error)))
             self._finished = True
@@ -209,6 +219,8 @@ class Master:
             self._log(f"your server socket listen backlog is limited to {config.listen} connections")
         for slot in self._slots():  # workers first, as uWSGI forks them before its mules
             self._apply(self.lifecycle.spawn(slot))
+        if self._stats_server is not None:
+            self._log(f"*** Stats server enabled on {config.stats} fd: {self._stats_server.fileno} ***")
 
     def _slots(self) -> list[Slot]:
         """Every process slot: the workers, then the mules."""
@@ -538,6 +550,8 @@ class Master:
         say ``farewell`` (if any)."""
         self._finished = True
         left: dict[str, tuple[int, int]] = {}
+        if self._stats_server is not None:
+            await self._stats_server.close()
         if self._root is not None:
             self._root.close_control()
             if not await self._root.wait(2.0):

@@ -239,6 +239,12 @@ class StatsServer:
             return f"{name[0]}:{name[1]}"
         return "@" + self._path[1:] if self._path.startswith("\0") else self._path
 
+    @property
+    def fileno(self) -> int:
+        """The listening socket's descriptor (uWSGI names it in its ``enabled`` line)."""
+        assert self._server is not None
+        return self._server.sockets[0].fileno()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             writer.write(encode_document(stats_document(self._figures()), self._minified))
