@@ -79,6 +79,8 @@ ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction("m", "compose_message", "Message", "Write a message to the selected mule (or any mule, a farm)."),
     ConsoleAction("g", "raise_signal", "Signal", "Raise a signal by number, with where it will go.",
                   palette="signal: raise a signal by number"),
+    ConsoleAction("h", "send_request", "Request", "Send a request (GET /path) to the stack's first socket.",
+                  palette="request: send a request to the stack", footer=False),
     ConsoleAction("a", "toggle_source", "All/one", "Log of every mule, or of the selected mule only.",
                   palette="log: all mules or the selected one"),
     ConsoleAction("slash", "filter_log", "Filter", "Filter the log: Enter applies, an empty filter clears.",
@@ -93,11 +95,11 @@ ACTIONS: tuple[ConsoleAction, ...] = (
                   "Debug on crash: a programmed mule's uncaught exception stops it in a post-mortem pane (on/off).",
                   palette="debug: post-mortem on crash (on/off)", footer=False, own_help_row=False),
     ConsoleAction("f,end", "follow", "Follow", "Follow the newest lines again (scrolling up pauses).",
-                  palette="log: follow the newest lines", footer=False),
+                  palette="log: follow the newest lines", footer=False, own_help_row=False),
     ConsoleAction("t", "toggle_time", "Time", "Show or hide the time of each log line.",
-                  palette="log: toggle timestamps", footer=False),
+                  palette="log: toggle timestamps", footer=False, own_help_row=False),
     ConsoleAction("c", "clear_log", "Clear", "Clear the log (the mules' buffers too).",
-                  palette="log: clear", footer=False),
+                  palette="log: clear", footer=False, own_help_row=False),
     *(
         ConsoleAction(key, f"tab({pane!r})", title, f"Show the {title} tab.", palette=f"view: {title.lower()}",
                       footer=False)
@@ -118,6 +120,7 @@ MORE_HELP: tuple[tuple[str, str], ...] = (
     ("Tab / Shift+Tab", "Move between the mule table, the tabs and the log or form."),
     ("↑ ↓ / mouse", "Select a mule: click its row. Click a tab; the wheel scrolls the log."),
     ("← → / drag", "In the log: scroll long lines sideways; drag or double-click selects, Ctrl+C copies."),
+    ("f / End", "Follow the newest lines again (scrolling up pauses); t: timestamps on/off; c: clear the log."),
     ("w e d D", "Debug the selected mule: w its live stacks, e a Python prompt in it, d back to its (Pdb) "
                 + "pane, D post-mortem on crash."),
 )

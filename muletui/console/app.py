@@ -46,9 +46,18 @@ from muletui.console.debugging import Debugging
 from muletui.console.drivers import BrowserDriver, TerminalDriver, UserGone
 from muletui.console.help import HelpScreen
 from muletui.console.model import ConsoleModel
+from muletui.console.request_screen import RequestScreen
 from muletui.console.widgets.log_view import LogView
-from muletui.console.widgets.tables import LockFarmTable, MessageTable, MuleTable, SignalTable, TimerTable
+from muletui.console.widgets.tables import (
+    LockFarmTable,
+    MessageTable,
+    MuleTable,
+    SignalTable,
+    TimerTable,
+    WorkerTable,
+)
 from muletui.engine.master import Master, StackStartError, StackState
+from muletui.ipc.request_client import send_request
 from muletui.lessons import lesson_for_plan
 from muletui.session import HangUp, StackReloads, StackSession
 
@@ -91,6 +100,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         self._empty_confirmed = False  # Enter on an empty message asked once already
         self._hint_shown: Text | None = None
         self.debugging = Debugging(self)
+        self._request_history: list[str] = []
         self._post_mortem = plan.stack.debug_on_crash  # debug on crash (D toggles it)
 
     @property
@@ -103,6 +113,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=self._clock)
         yield MuleTable(id="mules")
+        yield WorkerTable(id="workers")
         with TabbedContent(id="tabs"):
             with TabPane("Log", id="tab-log"):
                 yield LogView(self.model.log, id="log")
@@ -157,6 +168,7 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
 
     def on_mount(self) -> None:
         self.main_screen.query_one("#filter", Input).display = False
+        self.main_screen.query_one(WorkerTable).display = self.plan.stack.workers > 0
         self.sub_title = "starting the stack…"
         self.session.watch_process_signals()
         self._quit_when_asked()
@@ -203,7 +215,8 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         else:
             self.model.failure = None
             mules = len(self.master.mules)
-            self.sub_title = f"{mules} mule{'s' * (mules != 1)}"
+            workers = len(self.master.workers)
+            self.sub_title = f"{mules} mule{'s' * (mules != 1)}" + (f", {workers} worker{'s' * (workers != 1)}" if workers else "")
             self._collector.start()  # at the first start that succeeds (idempotent)
 
     def action_restart_stack(self, confirmed: bool = False) -> None:
@@ -252,6 +265,8 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         snapshot = self.model.snapshot
         if snapshot is not None:
             self.main_screen.query_one(MuleTable).paint(snapshot, self.master.agents.stops())
+            if snapshot.workers:
+                self.main_screen.query_one(WorkerTable).paint(snapshot.workers)
         active = self.main_screen.query_one(TabbedContent).active
         if active == "tab-log":
             self.main_screen.query_one(LogView).sync()
@@ -456,6 +471,33 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
             return
         self.master.raise_signal(signum)
         self.notify(self.signal_preview(signum), title="raised", timeout=3)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def action_send_request(self) -> None:
+        """Ask for ``METHOD /path`` and send it to the stack's first socket."""
+        if self.master.state is not StackState.RUNNING or not self.master.listeners.sockets:
+            self.notify("no socket to send a request to: start the stack with --http-socket or --socket",
+                        severity="warning", timeout=5)
+            return
+        listener = self.master.listeners.sockets[0]
+        where = f"{listener.spec.protocol} socket {listener.bound}"
+
+        def send(request: tuple[str, str] | None) -> None:
+            if request is not None:
+                self._send_request(listener.spec.protocol, listener.bound, *request)
+
+        self.push_screen(RequestScreen(where, self._request_history), send)
+
+    @work(group="requests")
+    async def _send_request(self, protocol: str, address: str, method: str, path: str) -> None:
+        try:
+            answer = await send_request(protocol, address, method, path)
+        except (OSError, TimeoutError) as error:
+            self.notify(f"{method} {path}: {error or 'no answer in time'}", title="request failed", severity="error")
+            return
+        body = answer.body.strip().replace("\n", " ")[:80]
+        self.notify(f"{answer.status} in {answer.seconds * 1000:.0f} ms\n{body}", title=f"{method} {path}", timeout=6)
 
     # -- debugging -------------------------------------------------------------------------
 

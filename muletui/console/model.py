@@ -19,10 +19,10 @@ from muletui.engine import events
 from muletui.engine.snapshot import StackSnapshot
 from muletui.engine.traps import Trap, TrapSpotter
 
-MASTER = 0  # log source id of the master and the stack root
+MASTER = 0  # log source id of the master and the stack root; mule N is N, worker N is -N
 
 
-#: One line of the log pane: (wall, mule id, stream, text); ``stream`` is ``out``, ``err`` or
+#: One line of the log pane: (wall, source (see MASTER), stream, text); ``stream`` is ``out``, ``err`` or
 #: ``sys`` (the master's own). A plain tuple of plain values on purpose: CPython's garbage
 #: collector stops tracking exact tuples of untracked values, so a full log (tens of thousands of
 #: lines) costs a full collection nothing. As a dataclass (or a named tuple, a tuple subclass,
@@ -108,7 +108,8 @@ class ConsoleModel:
         log_lines: list[LogLine] = []
         for event in batch:
             if isinstance(event, events.OutputLines):
-                log_lines += [(line.wall, event.mule_id, event.stream, line.text) for line in event.lines]
+                source = -event.worker_id if event.worker_id else event.mule_id
+                log_lines += [(line.wall, source, event.stream, line.text) for line in event.lines]
             elif isinstance(event, events.MasterLog):
                 log_lines.append((event.wall, MASTER, "sys", event.text))  # published, not applied
             elif isinstance(event, events.StackWarning):

@@ -41,6 +41,7 @@ class ScriptedMaster:
         self.state = StackState.NEW
         self.root_pid = 4000
         self.mules = {i: Slot("mule", i) for i in range(1, 5)}
+        self.workers: dict[int, Slot] = {}  # no socket: no workers
         self.module_files: list[object] = []  # what the stack root loaded: nothing to watch for reloads
         self.agents = MuleAgents(bus.publish)  # no mule has an agent: none is stopped at a prompt
         table = {

@@ -33,8 +33,21 @@ _MAX_RENDERED = 2000  # characters of one line that are styled (a huge line cann
 _MORE = Style(bold=True, reverse=True)  # the arrow at an edge where a line goes on
 
 
-def source_colour(mule_id: int) -> str:
-    return "bright_white" if mule_id <= 0 else _PALETTE[(mule_id - 1) % len(_PALETTE)]
+_WORKER_PALETTE = ("bright_cyan", "bright_yellow", "bright_magenta", "green_yellow")
+
+
+def source_colour(source: int) -> str:
+    """A log source's colour: mule ``N`` (source ``N``), worker ``N`` (source ``-N``), the master (0)."""
+    if source < 0:
+        return _WORKER_PALETTE[(-source - 1) % len(_WORKER_PALETTE)]
+    return "bright_white" if source == 0 else _PALETTE[(source - 1) % len(_PALETTE)]
+
+
+def source_label(source: int) -> str:
+    """``mule 3``, ``worker 2`` or ``master``: a log source as the log shows it."""
+    if source < 0:
+        return f"worker {-source}"
+    return f"mule {source}" if source else "master"
 
 
 class LogView(ScrollView, can_focus=True):
@@ -190,8 +203,8 @@ class LogView(ScrollView, can_focus=True):
         if self.show_time:
             stamp = time.strftime("%H:%M:%S", time.localtime(line[WALL])) + f".{int(line[WALL] % 1 * 1000):03d} "
             prefix.append(stamp, style="dim")
-        name = "master" if line[MULE] <= 0 else f"mule {line[MULE]}"
-        prefix.append(f"{name:<8}", style=Style(color=source_colour(line[MULE]), bold=True))
+        label = source_label(line[MULE])
+        prefix.append(f"{label:<8}" if len(label) < 8 else label + " ", style=Style(color=source_colour(line[MULE]), bold=True))
         tag = {"out": ("│ ", "dim"), "err": ("! ", "bold red"), "sys": ("» ", "bold blue")}[line[STREAM]]
         prefix.append(tag[0], style=tag[1])
         body = Text.from_ansi(line[TEXT][:_MAX_RENDERED].expandtabs(8), no_wrap=True)

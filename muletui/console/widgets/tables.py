@@ -21,7 +21,7 @@ from muletui.console.widgets.log_view import source_colour
 from muletui.engine.filemon import FileMonitor
 from muletui.engine.lifecycle import SlotState
 from muletui.engine.signals import SignalEntry
-from muletui.engine.snapshot import FarmView, MuleView, StackSnapshot
+from muletui.engine.snapshot import FarmView, MuleView, StackSnapshot, WorkerView
 from muletui.engine.timers import Schedule
 from muletui.ipc.agent_wire import Stop
 from muletui.ipc.stats_block import Activity
@@ -135,6 +135,20 @@ class ConsoleTable(DataTable):
         self._line_cache = LRUCache(CACHED_ROWS)
 
 
+class CpuMeter:
+    """A process's CPU use between two paints, in percent of one core (``""`` at its first)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[float, float]] = {}  # pid -> (when, CPU seconds then)
+
+    def percent(self, pid: int, cpu_seconds: float, now: float) -> str:
+        previous = self._seen.get(pid)
+        self._seen[pid] = (now, cpu_seconds)
+        if previous is None or not pid or now <= previous[0]:
+            return ""
+        return f"{100 * (cpu_seconds - previous[1]) / (now - previous[0]):.0f}%"
+
+
 class MuleTable(ConsoleTable):
     """One row per mule slot."""
 
@@ -145,7 +159,7 @@ class MuleTable(ConsoleTable):
         self.zebra_stripes = True
         for name in self.COLUMNS:
             self.add_column(name, key=name)
-        self._cpu: dict[int, tuple[float, float]] = {}
+        self._cpu = CpuMeter()
 
     def selected_mule(self) -> int | None:
         if not self.row_count:
@@ -179,7 +193,7 @@ class MuleTable(ConsoleTable):
                         Text(str(mule.signals_pending), style="bold red") if mule.signals_pending else "",
                         mule.respawns or "",
                         mule.last_exit,
-                        self._cpu_percent(mule, now),
+                        self._cpu.percent(mule.pid, mule.cpu_seconds, now),
                         _size(mule.rss_bytes) if mule.rss_bytes else "",
                     ),
                 )
@@ -201,14 +215,52 @@ class MuleTable(ConsoleTable):
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
 
-    def _cpu_percent(self, mule: MuleView, now: float) -> str:
-        previous = self._cpu.get(mule.pid)
-        self._cpu[mule.pid] = (now, mule.cpu_seconds)
-        if previous is None or not mule.pid or now <= previous[0]:
-            return ""
-        return f"{100 * (mule.cpu_seconds - previous[1]) / (now - previous[0]):.0f}%"
 
 
+class WorkerTable(ConsoleTable):
+    """One row per worker slot (shown only when the stack has workers)."""
+
+    COLUMNS = ("worker", "pid", "state", "status", "requests", "avg", "tx", "errors", "sig", "pend", "resp",
+               "last exit", "cpu", "rss")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+        self._cpu = CpuMeter()
+
+    def paint(self, workers: Iterable[WorkerView]) -> None:
+        now = time.monotonic()
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        for worker in workers:
+            state = Text(worker.state.value, style=STATE_STYLE[worker.state])
+            if worker.state is SlotState.BACKOFF and worker.retry_at:
+                state.append(f" {max(0.0, worker.retry_at - now):.0f}s")
+            status = Text(worker.status, style=_STATUS_STYLE.get(worker.status[:3], "bold magenta"))
+            rows.append((
+                str(worker.worker_id),
+                (
+                    Text(str(worker.worker_id), style=f"bold {source_colour(-worker.worker_id)}"),
+                    worker.pid or "",
+                    state,
+                    status,
+                    worker.requests,
+                    f"{worker.avg_msecs:.1f} ms" if worker.requests else "",
+                    _size(worker.tx_bytes) if worker.tx_bytes else "",
+                    Text(str(worker.exceptions), style="bold red") if worker.exceptions else "",
+                    worker.signals_handled,
+                    Text(str(worker.signals_pending), style="bold red") if worker.signals_pending else "",
+                    worker.respawns or "",
+                    worker.last_exit,
+                    self._cpu.percent(worker.pid, worker.cpu_seconds, now),
+                    _size(worker.rss_bytes) if worker.rss_bytes else "",
+                ),
+            ))
+        _sync_rows(self, rows)
+
+
+_STATUS_STYLE = {"idl": "dim", "bus": "bold green", "": "dim"}
 _KIND_STYLE = {"sent": "green", "received": "cyan", "dropped": "bold red"}
 
 
