@@ -48,7 +48,8 @@ class Printer:
 
     def _prefix(self, wall: float, mule_id: int, mark: str, worker_id: int = 0) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
-        name = source_name(mule_id, worker_id).ljust(8)
+        name = source_name(mule_id, worker_id)
+        name = name.ljust(8) if len(name) < 8 else name + " "  # "worker 12" keeps a space too
         if self._colour:
             colour = 37 if mule_id <= 0 else _COLOURS[(mule_id - 1) % len(_COLOURS)]
             name = f"\x1b[{colour}m{name}\x1b[0m"

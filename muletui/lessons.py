@@ -25,7 +25,7 @@ def _lessons_dir() -> str:
 
 
 LESSONS_DIR = _lessons_dir()
-ORDER = ("seed", "offload", "farms", "tasks", "timers", "traps", "debug")
+ORDER = ("seed", "offload", "farms", "tasks", "timers", "traps", "requests", "debug")
 
 #: The README sections the console shows beside a running lesson, in this order.
 GUIDE_SECTIONS = ("Watch", "Try")

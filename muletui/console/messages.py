@@ -192,7 +192,10 @@ def _target_name(target: int | str) -> str:
     return "any mule" if target == 0 else f"mule {target}"
 
 
-def _sender_name(sender: int) -> str:
+def _sender_name(sender: int, worker_id: int = 0) -> str:
+    """``console``, ``worker 2``, ``mule 1`` or ``master``: who sent a message."""
+    if worker_id:
+        return f"worker {worker_id}"
     return "console" if sender < 0 else ("master" if sender == 0 else f"mule {sender}")
 
 
@@ -274,13 +277,13 @@ class MessageHistory:
         elif isinstance(event, events.MessageHookRaised):
             self._hook_raised(event)
         elif isinstance(event, events.MessageDropped):
-            self._add("dropped", _sender_name(event.sender), _target_name(event.target), event.size, "", event.reason)
+            self._add("dropped", _sender_name(event.sender, event.worker_id), _target_name(event.target), event.size, "", event.reason)
         elif isinstance(event, events.StackStopped):
             self._stopped(event.left_queued)
 
     def _sent(self, event: events.MessageSent) -> None:
         where = _target_name(event.target)
-        record = self._add("sent", _sender_name(event.sender), where, event.size, event.preview, "queued")
+        record = self._add("sent", _sender_name(event.sender, event.worker_id), where, event.size, event.preview, "queued")
         queue = self._queue(where)
         send = _Send(record, event.t, (event.size, event.preview), self._next_serial())
         read = queue.take_read(send)

@@ -23,6 +23,7 @@ from muletui.config.builder import build
 from muletui.config.options import parse_argv
 from muletui.console.actions import ACTIONS
 from muletui.engine import events
+from muletui.ipc.request_client import send_request
 from muletui.lessons import LESSONS_DIR, Lesson, find, lesson_for_ini, lesson_for_plan, lessons
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +95,20 @@ async def check_traps_each_on_its_beat_and_again(stack):
     await run.line(deaf, 1, count=2, timeout=10)  # and deaf again: the trap repeats
 
 
+async def check_requests(stack):
+    """The README's steps, with the request client the console's h uses."""
+    run = await stack("--ini", ini("requests"))
+    listener = run.master.listeners.sockets[0]
+    assert listener.bound == "127.0.0.1:9090"
+    for path in ("/mail?to=ann", "/thumbnail?photo=cat.jpg", "/tick"):
+        answer = await send_request("http", listener.bound, "GET", path)
+        assert answer.status == "HTTP/1.1 200 OK" and answer.body.startswith("worker ")
+    await run.line(r"^sent: mail to ann$", mule_id=1)
+    await run.line(r"^made a thumbnail of cat\.jpg on mule 2$", mule_id=2)
+    await run.line(r"^worker [12] got signal 30 between requests$", count=2)
+    assert len(run.matching(r"GET /(mail|thumbnail|tick)\S* => generated \d+ bytes")) == 3
+
+
 async def check_debug(stack):
     """The README's steps, through the engine calls the console's keys make."""
     run = await stack("--ini", ini("debug"), debugger=True)
@@ -125,6 +140,7 @@ async def test_every_lesson_runs_as_its_readme_says(stack):
         check_tasks_never_run_twice_and_keep_coming,
         check_timers,
         check_traps_each_on_its_beat_and_again,
+        check_requests,
         check_debug,
     ]
     results = await asyncio.gather(*(check(stack) for check in checks), return_exceptions=True)
@@ -163,8 +179,8 @@ def test_muletui_demo_lists_the_lessons():
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     names = [line.split()[0] for line in lines[: len(lessons())]]
-    assert names == [lesson.name for lesson in lessons()] == ["seed", "offload", "farms", "tasks", "timers", "traps", "debug"]
-    assert "farms    Farms: a pool of mules sharing one queue" in result.stdout
+    assert names == [lesson.name for lesson in lessons()] == ["seed", "offload", "farms", "tasks", "timers", "traps", "requests", "debug"]
+    assert "farms     Farms: a pool of mules sharing one queue" in result.stdout
     assert lines[-2:] == [
         "", "start one with: muletui demo NAME   (add --headless --duration 10 to run it without the console)"
     ]
