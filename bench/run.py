@@ -1,8 +1,8 @@
 """Every bench scenario in one command: messages, signals, memory, locks and the console.
 
-Runs the scenarios of ``messages.py``, ``signals.py``, ``console.py`` and ``console_pty.py``
-(reusing their functions; the last needs pyte, from the ``bench`` extra, and is skipped with a
-note without it), plus two that only this command has: the PSS and RSS of a whole 8-mule
+Runs the scenarios of ``messages.py``, ``signals.py``, ``workers.py``, ``console.py`` and
+``console_pty.py`` (reusing their functions; the last needs pyte, from the ``bench`` extra, and
+is skipped with a note without it), plus two that only this command has: the PSS and RSS of a whole 8-mule
 stack, and an exact-count lock check (4 mules × 2,000 lock/increment/unlock cycles on one
 shared counter). Each scenario runs ``--runs`` times per engine, the engines alternating run
 by run. At the end it prints one table (median, min and max per engine, the muletui/uWSGI
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported f
 import console_pty
 import messages
 import signals
+import workers
 from common import (
     DEFAULT_UWSGI,
     Engine,
@@ -270,7 +271,7 @@ class Goal:
 
 def goal_for(metric: str, mules: int, fan_out: int) -> Goal:
     """SPEC §4/§5's goal for a metric, from the scripts' own tables where they have one."""
-    own = {**messages.goals(mules), **signals.goals(signals.make_plan(False, fan_out), 5.0)}
+    own = {**messages.goals(mules), **signals.goals(signals.make_plan(False, fan_out), 5.0), **workers.goals()}
     if metric in own:
         old = own[metric]
         if old.bound is not None:
@@ -406,12 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="muletui-bench-run-") as tmp:
             root = Path(tmp)
-            for sub in ("messages", "signals", "extra", "console", "console-pty"):
+            for sub in ("messages", "signals", "workers", "extra", "console", "console-pty"):
                 (root / sub).mkdir()
             m_setup = messages.Setup(root / "messages", message_plan, MEMORY_MULES, cpus)
             messages.write_scripts(m_setup.workdir)
             s_setup = signals.Setup(root / "signals", signal_plan, cpus)
             signals.write_scripts(s_setup.workdir)
+            w_setup = workers.Setup(root / "workers", workers.make_plan(args.quick), cpus)
+            workers.write_scripts(w_setup.workdir)
             extra = root / "extra"
             (extra / "idle.py").write_text(textwrap.dedent(IDLE_MULE).lstrip())
             (extra / "counter.py").write_text(textwrap.dedent(COUNTER).lstrip())
@@ -423,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
                 **{
                     name: (lambda e, r, f=f: f(e, s_setup, s_results, r))
                     for name, f in signals.MEASUREMENTS.items()
+                },
+                **{
+                    name: (lambda e, r, f=f: f(e, w_setup, results, r))
+                    for name, f in workers.MEASUREMENTS.items()
                 },
                 "memory": lambda e, r: measure_memory(e, extra, cpus, results, r),
                 "lock_count": lambda e, r: measure_lock_count(e, extra, cpus, results, r),
