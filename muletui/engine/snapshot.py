@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from muletui.engine.channels import Channels
 from muletui.engine.lifecycle import Slot, SlotState
 from muletui.ipc.spec import FarmSpec, MuleSpec
-from muletui.ipc.stats_block import Activity, Field, StatsBlock
+from muletui.ipc.stats_block import Activity, Field, StatsBlock, worker_status
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -69,14 +69,6 @@ class WorkerView:
     signals_pending: int  # bytes (= signals) pending in the worker's own signal socket
     cpu_seconds: float
     rss_bytes: int
-
-
-def _status(activity: Activity, arg: int) -> str:
-    if activity is Activity.SERVING_REQUEST:
-        return "busy"
-    if activity is Activity.HANDLING_SIGNAL:
-        return f"sig{arg}"
-    return "idle"
 
 
 @dataclass(frozen=True)
@@ -210,7 +202,7 @@ def _worker_view(slot: Slot, stats: StatsBlock, record_slot: int, channels: Chan
         respawns=slot.respawns,
         last_exit=slot.last_exit,
         retry_at=slot.retry_at,
-        status=_status(Activity(record[Field.ACTIVITY]), record[Field.ACTIVITY_ARG]) if slot.pid else "",
+        status=worker_status(record[Field.ACTIVITY], record[Field.ACTIVITY_ARG]) if slot.pid else "",
         requests=requests,
         exceptions=record[Field.EXCEPTIONS],
         signals_handled=record[Field.SIGNALS_HANDLED],

@@ -171,3 +171,13 @@ class StatsBlock:
         self.words.release()
         self._map.close()
         os.close(self.fd)
+
+
+def worker_status(activity: int, arg: int) -> str:
+    """uWSGI's stats ``status`` of a worker: ``busy`` serving a request, ``sigN`` running signal
+    N's handler, else ``idle``."""
+    if activity == Activity.SERVING_REQUEST:
+        return "busy"
+    if activity == Activity.HANDLING_SIGNAL:
+        return f"sig{arg}"
+    return "idle"

@@ -15,7 +15,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from muletui.stack.context import log, type_name, warn
+from muletui.ipc.stats_block import Field, worker_status
+from muletui.stack import context as stack_context
+from muletui.stack.context import log, slot_of, type_name, warn
 
 SPOOL_OK = -2
 SPOOL_RETRY = -1
@@ -245,17 +247,26 @@ def micros() -> int:
 
 
 def workers() -> tuple[dict[str, object], ...]:
-    """One idle record per configured worker: muletui runs no workers (pid 0)."""
+    """A record per worker, as uWSGI's ``workers()`` gives them, from the stats block (``pid`` 0
+    while a worker is down; rss, vsz and spawn times are not kept: 0)."""
     import uwsgi  # noqa: PLC0415 - the bound shim
 
-    return tuple(
-        {
-            "id": worker, "pid": 0, "requests": 0, "delta_requests": 0, "signals": 0, "exceptions": 0,
-            "status": b"idle", "rss": 0, "vsz": 0, "running_time": 0, "last_spawn": 0, "respawn_count": 0,
-            "tx": 0, "avg_rt": 0, "apps": (),
-        }
-        for worker in range(1, uwsgi.numproc + 1)
-    )
+    context = stack_context.current
+    assert context is not None, "the shim is bound before user code runs"
+    records = []
+    for worker in range(1, uwsgi.numproc + 1):
+        record = context.stats.record(slot_of(context.spec, 0, worker)) if worker <= context.spec.workers else None
+        requests = record[Field.REQUESTS] if record else 0
+        records.append({
+            "id": worker, "pid": record[Field.PID] if record else 0, "requests": requests, "delta_requests": 0,
+            "signals": record[Field.SIGNALS_HANDLED] if record else 0,
+            "exceptions": record[Field.EXCEPTIONS] if record else 0,
+            "status": worker_status(record[Field.ACTIVITY], record[Field.ACTIVITY_ARG]).encode() if record else b"idle",
+            "rss": 0, "vsz": 0, "running_time": record[Field.RUNNING_TIME] if record else 0, "last_spawn": 0,
+            "respawn_count": 0, "tx": record[Field.TX] if record else 0,
+            "avg_rt": record[Field.RUNNING_TIME] // requests if record and requests else 0, "apps": (),
+        })
+    return tuple(records)
 
 
 def zero(*_args: object) -> int:

@@ -234,3 +234,21 @@ async def test_real_uwsgi_pings_and_signals_a_muletui_socket(stack, write):
     assert sum(w.requests for w in run.master.snapshot().workers) == 1  # the remote signal counts, the ping not
     uwsgi_packet.send_signal(address, 99)  # unregistered: acked, then a worker cannot run it
     await run.line(r" - error managing signal 99 on worker [12]$")
+
+
+WORKERS_APP = """
+import uwsgi
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    mine = [w for w in uwsgi.workers() if w["id"] == uwsgi.worker_id()][0]
+    return [repr((len(uwsgi.workers()), mine["pid"] == __import__("os").getpid(), mine["status"], mine["requests"])).encode()]
+"""
+
+
+async def test_uwsgi_workers_reads_every_worker_s_record(stack, write):
+    run = await stack("--http-socket", "127.0.0.1:0", "--processes", "2", "--wsgi-file", write("app.py", WORKERS_APP))
+    address = run.master.listeners.address()
+    status, body = await asyncio.to_thread(get, address, "/")
+    assert status == 200 and body == b"(2, True, b'busy', 0)"  # counted once answered, as in uWSGI
+    seen = {(await asyncio.to_thread(get, address, "/"))[1] for _ in range(6)}
+    assert any(answer.endswith((b"b'busy', 1)", b"b'busy', 2)")) for answer in seen), seen
