@@ -87,13 +87,19 @@ class RequestRecord:
     switches: int
     #: Wall-clock start (``time.time()``), for the line's date.
     started: float
-    msecs: int
+    #: How long the request took, in microseconds (uWSGI's stats count these; its line, msecs).
+    micros: int
     #: The app raised (uWSGI's per-worker ``exceptions`` count).
     raised: bool
     #: 0, or -1 for a uwsgi request no app was asked to serve (uWSGI's ``app: -1``).
     app_id: int = 0
     #: uWSGI's lines that come before the request line: a traceback, a write error.
     lines: tuple[str, ...] = ()
+
+    @property
+    def msecs(self) -> int:
+        """The request's time as uWSGI's request line gives it: whole milliseconds."""
+        return self.micros // 1000
 
 
 def base_environ(multiprocess: bool) -> dict[str, Any]:
@@ -401,7 +407,7 @@ def _answer(
         vars_bytes=uwsgi_packet.vars_size(pairs),
         switches=answer.switches,
         started=started,
-        msecs=int((time.perf_counter() - clock) * 1000),
+        micros=int((time.perf_counter() - clock) * 1_000_000),
         raised=raised,
         lines=tuple(lines),
     )
@@ -498,7 +504,7 @@ def _unserved(vars_bytes: int, status: int, line: str, started: float) -> Reques
     return RequestRecord(
         method="", uri="", protocol="", remote_addr="", remote_user="", status=status, body_bytes=0,
         headers_count=0, headers_bytes=0, vars_count=0, vars_bytes=vars_bytes, switches=0,
-        started=started, msecs=0, raised=False, app_id=-1, lines=(line,),
+        started=started, micros=0, raised=False, app_id=-1, lines=(line,),
     )  # fmt: skip
 
 

@@ -145,7 +145,7 @@ class Worker:
         """Count a request the app was asked to serve and write uWSGI's lines for it."""
         for line in record.lines:
             log(line)
-        total = self._count(record.headers_bytes + record.body_bytes, record.msecs * 1000, record.raised)
+        total = self._count(record.headers_bytes + record.body_bytes, record.micros, record.raised)
         if record.app_id >= 0:
             self.app_requests += 1
         if self.logging:

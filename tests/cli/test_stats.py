@@ -113,6 +113,8 @@ def test_stats_count_each_workers_requests_and_uwsgitop_shows_them(cli, write):
     rows = {w["id"]: w for w in stats["workers"]}
     assert [(rows[i]["pid"], rows[i]["requests"]) for i in (1, 2)] == [(pid, served.count(pid)) for pid in workers]
     assert all(rows[i]["status"] == "idle" and rows[i]["tx"] == 50 * rows[i]["requests"] for i in (1, 2))
+    # microseconds, as uWSGI counts them: a request well under a millisecond still counts
+    assert all(rows[i]["running_time"] > 0 and rows[i]["avg_rt"] > 0 for i in (1, 2) if rows[i]["requests"])
     assert stats["sockets"][0]["name"] == address and stats["sockets"][0]["proto"] == "http"
     assert [mule["mode"] for mule in stats["mules"]] == ["signal"]
     assert document(port)["workers"][0]["delta_requests"] == 0  # counted since the previous document

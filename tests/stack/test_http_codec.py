@@ -340,7 +340,7 @@ def test_both_codecs_give_the_same_answers_and_records() -> None:
         for codec in (http_codec.serve_connection, http_codec.serve_connection_httptools):
             answer, server, outcome = exchange(codec, app, sent)
             record = record_of(outcome)
-            stable = dataclasses.replace(record, started=0, msecs=0, vars_bytes=record.vars_bytes - len(str(server.port)))
+            stable = dataclasses.replace(record, started=0, micros=0, vars_bytes=record.vars_bytes - len(str(server.port)))
             results.append((answer.replace(str(server.port).encode(), b"PORT"), stable))
         assert results[0] == results[1], sent
 
@@ -406,7 +406,7 @@ def test_request_line_is_uwsgis() -> None:
     record = RequestRecord(
         method="GET", uri="/hello", protocol="HTTP/1.1", remote_addr="127.0.0.1", remote_user="", status=200,
         body_bytes=3, headers_count=1, headers_bytes=45, vars_count=20, vars_bytes=202, switches=1,
-        started=started, msecs=0, raised=False,
+        started=started, micros=0, raised=False,
     )  # fmt: skip
     assert http_codec.format_request_line(record, 21960, 1, 3) == (
         "[pid: 21960|app: 0|req: 1/3] 127.0.0.1 () {20 vars in 202 bytes} [Sat Dec  5 07:53:02 2026] GET /hello "
