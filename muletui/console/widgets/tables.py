@@ -136,7 +136,8 @@ class ConsoleTable(DataTable):
 
 
 class CpuMeter:
-    """A process's CPU use between two paints, in percent of one core (``""`` at its first)."""
+    """A process's CPU use between two paints, in percent of one core (``""`` at its first),
+    and the cells every process row ends with."""
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple[float, float]] = {}  # pid -> (when, CPU seconds then)
@@ -147,6 +148,16 @@ class CpuMeter:
         if previous is None or not pid or now <= previous[0]:
             return ""
         return f"{100 * (cpu_seconds - previous[1]) / (now - previous[0]):.0f}%"
+
+    def process_cells(self, view: MuleView | WorkerView, now: float) -> tuple[object, ...]:
+        """A mule's or worker's last cells: signals pending, respawns, last exit, CPU, RSS."""
+        return (
+            Text(str(view.signals_pending), style="bold red") if view.signals_pending else "",
+            view.respawns or "",
+            view.last_exit,
+            self.percent(view.pid, view.cpu_seconds, now),
+            _size(view.rss_bytes) if view.rss_bytes else "",
+        )
 
 
 class MuleTable(ConsoleTable):
@@ -190,11 +201,7 @@ class MuleTable(ConsoleTable):
                         mule.msgs_out,
                         queued(mule.queue_messages, mule.queue_bytes),
                         mule.signals_handled,
-                        Text(str(mule.signals_pending), style="bold red") if mule.signals_pending else "",
-                        mule.respawns or "",
-                        mule.last_exit,
-                        self._cpu.percent(mule.pid, mule.cpu_seconds, now),
-                        _size(mule.rss_bytes) if mule.rss_bytes else "",
+                        *self._cpu.process_cells(mule, now),
                     ),
                 )
             )
@@ -250,11 +257,7 @@ class WorkerTable(ConsoleTable):
                     _size(worker.tx_bytes) if worker.tx_bytes else "",
                     Text(str(worker.exceptions), style="bold red") if worker.exceptions else "",
                     worker.signals_handled,
-                    Text(str(worker.signals_pending), style="bold red") if worker.signals_pending else "",
-                    worker.respawns or "",
-                    worker.last_exit,
-                    self._cpu.percent(worker.pid, worker.cpu_seconds, now),
-                    _size(worker.rss_bytes) if worker.rss_bytes else "",
+                    *self._cpu.process_cells(worker, now),
                 ),
             ))
         _sync_rows(self, rows)
