@@ -440,6 +440,8 @@ class MuleConsole(App[dict[str, tuple[int, int]] | None]):
         table = self.master.signals.table if self.master.signals is not None else {}
         entry = table.get(signum & 0xFF)
         if entry is None:
+            if self.master.workers:
+                return f"signal {signum & 0xFF} → not registered: a worker takes it (error managing signal {signum & 0xFF})"
             return f"signal {signum & 0xFF} → not registered: uWSGI sends it to a worker (none here)"
         return f"signal {signum & 0xFF} → {entry.target or 'any worker'} ({entry.handler})"
 

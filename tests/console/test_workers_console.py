@@ -48,6 +48,7 @@ async def test_a_request_from_the_console_becomes_a_mule_message(console, tmp_pa
         request_lines = [line for line in app.model.log.all if "GET /hello =>" in line[TEXT]]
         assert len(request_lines) == 1 and source_label(request_lines[0][MULE]).startswith("worker ")
         await until(pilot, lambda: requests_shown(app) == 1, what="the request counted")
+        assert app.signal_preview(99) == "signal 99 → not registered: a worker takes it (error managing signal 99)"
 
 
 async def test_without_a_socket_there_is_no_workers_table_and_the_request_key_says_why(console, tmp_path):
