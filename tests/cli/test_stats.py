@@ -107,7 +107,9 @@ def test_stats_count_each_workers_requests_and_uwsgitop_shows_them(cli, write):
 
     deadline = time.monotonic() + 10
     stats = document(port)
-    while sum(w["requests"] for w in stats["workers"]) < 7 and time.monotonic() < deadline:
+    # a worker counts a request as it answers, and goes idle after writing its line
+    while (sum(w["requests"] for w in stats["workers"]) < 7 or any(w["status"] != "idle" for w in stats["workers"])) \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
         stats = document(port)
     rows = {w["id"]: w for w in stats["workers"]}
