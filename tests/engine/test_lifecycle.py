@@ -25,6 +25,8 @@ async def test_programmed_mule_ending_is_respawned_with_same_id(stack, write, bo
     script = write("ender.py", f"print('run', flush=True)\n{body}\n")
     run = await stack(f"--mule={script}", respawn=FAST)
     await run.line("^run", count=2)
+    # the new incarnation's output and the root's report of its fork come on different sockets
+    await run.until(lambda: len(run.of(events.MuleSpawned)) >= 2 and run.of(events.MuleExited), what="the respawn's events")
     exited = run.of(events.MuleExited)[0]
     assert (exited.mule_id, exited.code, exited.signal, exited.expected) == (1, code, None, False)
     oops = run.matching(r"^OOOPS mule 1 \(pid: \d+\) crippled\.\.\.trying respawn\.\.\.$")
