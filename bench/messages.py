@@ -1,16 +1,19 @@
 """Messages and stack lifecycle, side by side with real uWSGI (SPEC §5).
 
-Runs the same mule scripts (they only ``import uwsgi``) under both engines, alternating the
+Runs the same mule scripts and apps (they only ``import uwsgi`` and ``uwsgidecorators``) under both engines, alternating the
 engine run by run, and prints the medians with their muletui/uWSGI ratio:
 
 - ``mule_msg`` throughput for 64 B, 1 KiB and 32 KiB messages between two programmed mules;
 - message round trip p50 and p99 (mule 1 → mule 2 → mule 1);
-- 8 mules ready: launch → the 8th mule's first line;
+- start-up: exec of the command → all of 4 programmed + 4 signal-mode mules running their code
+  (issue 15's scenario: a programmed mule's script prints at its top, a signal-mode mule runs
+  the app's ``@postfork``, which both engines run in every mule right after its fork);
+- 8 programmed mules, no app for muletui: launch → the 8th mule's first line;
 - SIGINT → the launched process and every descendant gone.
 
 Usage, from the repository root::
 
-    .venv/bin/python bench/messages.py [--runs N] [--quick] [--cpus LIST] [--uwsgi PATH]
+    .venv/bin/python bench/messages.py [--runs N] [--quick] [--cpus LIST] [--uwsgi PATH] [--only NAME]
 
 Timestamps come from ``time.monotonic()`` (CLOCK_MONOTONIC, shared by every process on the
 machine), printed by the mules and parsed from the stack's output. Nothing is written outside
@@ -131,6 +134,38 @@ while True:
     uwsgi.mule_get_msg()
 '''
 
+#: The start-up scenario's mules: this many programmed ``--mule=first.py``, then as many
+#: signal-mode ``--mule`` (mule ids 1..N programmed, N+1..2N signal-mode).
+STARTUP_MULES = 4
+STARTUP_METRIC = f"start-up: exec → {STARTUP_MULES} programmed + {STARTUP_MULES} signal-mode mules running (s)"
+
+FIRST_LINE = '''
+"""A programmed mule of the start-up measurement: its first line stamps the time."""
+import os, time, uwsgi
+
+print(f"BENCH first script {uwsgi.mule_id()} {time.monotonic()!r} {os.getpid()}", flush=True)
+while True:
+    uwsgi.mule_get_msg()
+'''
+
+STARTUP_APP = '''
+"""The start-up measurement's app: its ``@postfork`` is the first code of the user's that a
+signal-mode mule runs (both engines run it in every worker and mule right after the fork)."""
+import os, time, uwsgi
+from uwsgidecorators import postfork
+
+
+@postfork
+def first_line():
+    if uwsgi.mule_id():  # not uWSGI's worker
+        print(f"BENCH first postfork {uwsgi.mule_id()} {time.monotonic()!r} {os.getpid()}", flush=True)
+
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b""]
+'''
+
 # -- measurements --------------------------------------------------------------------------
 
 
@@ -194,8 +229,37 @@ def measure_messages(engine: Engine, setup: Setup, results: MessageResults, run:
     return ", ".join(summary)
 
 
+def measure_startup(engine: Engine, setup: Setup, results: MessageResults, run: int) -> str:
+    """Issue 15's start-up: from the bench's stamp just before exec to the last mule's first line
+    of its own code: the top of its script (programmed mules), the app's ``@postfork`` (signal-mode
+    mules, where the postfork is all the user code that runs at start)."""
+    mules = ["first.py"] * STARTUP_MULES + [""] * STARTUP_MULES
+    name = f"startup-{engine.name}-{run}"
+    with Stack(engine, mules, setup.workdir, name, setup.cpus, app="startup_app.py") as stack:
+        pattern = r"BENCH first (script|postfork) (\d+) (\S+) (\d+)"
+        stack.log.wait(pattern, 2 * STARTUP_MULES + STARTUP_MULES, stack.running)  # programmed mules run both
+        first: dict[int, float] = {}
+        for match in stack.log.matches(pattern):
+            mule_id = int(match[2])
+            if (match[1] == "script") == (mule_id <= STARTUP_MULES):
+                first[mule_id] = float(match[3])
+        missing = {int(match[4]) for match in stack.log.matches(pattern)} - set(stack.tree())
+        if missing:
+            raise RuntimeError(f"{engine.name}: mule pids {missing} are not in the launched tree")
+    if sorted(first) != list(range(1, 2 * STARTUP_MULES + 1)):
+        raise RuntimeError(f"{engine.name}: first lines of mules {sorted(first)} only\n{stack.log.tail()}")
+    started = max(first.values()) - stack.launched
+    results.add(STARTUP_METRIC, engine.name, started)
+    return f"start-up {started:.3f} s (mule {max(first, key=first.__getitem__)} last)"
+
+
+def ready_metric(mules: int) -> str:
+    return f"{mules} programmed mules, no app (muletui): launch → last first line (s)"
+
+
 def measure_lifecycle(engine: Engine, setup: Setup, results: MessageResults, run: int) -> str:
-    """One stack of ``setup.mules`` mules: launch → last mule ready, then SIGINT → tree gone."""
+    """One stack of ``setup.mules`` programmed mules (muletui without an app, uWSGI with the
+    smallest one it accepts): launch → last mule ready, then SIGINT → tree gone."""
     mules = setup.mules
     name = f"lifecycle-{engine.name}-{run}"
     with Stack(engine, ["ready.py"] * mules, setup.workdir, name, setup.cpus) as stack:
@@ -206,19 +270,34 @@ def measure_lifecycle(engine: Engine, setup: Setup, results: MessageResults, run
         if missing:
             raise RuntimeError(f"{engine.name}: mule pids {missing} are not in the launched tree")
         gone_after = stack.stop()
-    results.add(f"{mules} mules ready (s)", engine.name, ready_after)
+    results.add(ready_metric(mules), engine.name, ready_after)
     results.add("SIGINT → tree gone (s)", engine.name, gone_after)
     return f"{mules} mules ready {ready_after:.3f} s, gone {gone_after:.3f} s after SIGINT"
 
 
+MEASUREMENTS = {"messages": measure_messages, "startup": measure_startup, "lifecycle": measure_lifecycle}
+
 # -- report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoundAndRatio(Goal):
+    """A goal with both parts: muletui's median within ``bound`` and the ratio within ``ratio``."""
+
+    def text(self) -> str:
+        return f"≤ {self.bound:g} {self.unit}, ≤ {self.ratio:.2f}×"
+
+    def verdict(self, muletui: float, ratio: float | None) -> str:
+        within = Goal(self.higher_is_better, bound=self.bound, unit=self.unit).verdict(muletui, ratio)
+        return within if within != "ok" else Goal(self.higher_is_better, ratio=self.ratio).verdict(muletui, ratio)
 
 
 def goals(mules: int) -> dict[str, Goal]:
     table = {throughput_metric(label): Goal(True) for label in ("64B", "1KiB", "32KiB")}
     table["round trip p50 (µs)"] = Goal(False)
     table["round trip p99 (µs)"] = Goal(False)  # SPEC names the p50; the p99 gets the same goal
-    table[f"{mules} mules ready (s)"] = Goal(False, bound=0.3)
+    table[STARTUP_METRIC] = BoundAndRatio(False, ratio=2.0, bound=0.3)
+    table[ready_metric(mules)] = Goal(False, bound=0.3)
     table["SIGINT → tree gone (s)"] = Goal(False, bound=0.3)
     return table
 
@@ -253,7 +332,8 @@ def make_plan(quick: bool, backoff: float) -> Plan:
 
 
 def write_scripts(workdir: Path) -> None:
-    common.write_scripts(workdir, {"sender.py": SENDER, "receiver.py": RECEIVER, "ready.py": READY, "app.py": APP})
+    scripts = {"sender.py": SENDER, "receiver.py": RECEIVER, "ready.py": READY, "app.py": APP}
+    common.write_scripts(workdir, {**scripts, "first.py": FIRST_LINE, "startup_app.py": STARTUP_APP})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         default=BACKOFF,
         help=f"sender's sleep after a full queue, s (default {BACKOFF})",
     )
-    parser.add_argument("--mules", type=int, default=8, help="mules of the start-up measurement (default 8)")
+    parser.add_argument("--mules", type=int, default=8, help="mules of the lifecycle measurement (default 8)")
+    parser.add_argument(
+        "--only", choices=sorted(MEASUREMENTS), action="append", help="run only this measurement (repeatable)"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
     common.require_uwsgi(parser, args.uwsgi)
@@ -277,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             setup = Setup(Path(tmp), make_plan(args.quick, args.backoff), args.mules, cpus)
             write_scripts(setup.workdir)
             for run, order in alternating(engines, runs):
-                for measure in (measure_messages, measure_lifecycle):
+                for measure in (MEASUREMENTS[name] for name in args.only or MEASUREMENTS):
                     for engine in order:
                         line = measure(engine, setup, results, run)
                         print(f"run {run + 1}/{runs} {engine.name:8} {line}", file=sys.stderr, flush=True)
