@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Byte of the lock memfd that guards the 64-entry timer/cron/monitor counters; user lock n is
-#: byte n, so the file is this long plus one.
+#: Byte of the lock memfd that guards the 64-entry timer/cron/monitor counters (an OFD record
+#: lock), so the file is this long plus one; the user locks' mutexes are at its start.
 TABLE_LOCK_OFFSET = 1 << 20
 
 
@@ -71,7 +71,7 @@ class StackSpec:
     raise_fd: int  # SOCK_SEQPACKET end stack processes raise signals into: (slot, signum)
     report_fd: int  # SOCK_SEQPACKET end every stack process writes reports into
     stats_fd: int
-    lock_fd: int  # a memfd whose bytes 0..locks are the user locks (OFD record locks)
+    lock_fd: int  # a memfd that starts with the user locks' mutexes (stack/robust_mutex.py)
     locks: int  # --locks N: locks 0..N exist
     masterpid: int
     started_on: int

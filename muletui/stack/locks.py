@@ -1,37 +1,33 @@
 """uWSGI's user locks (``--locks N``): ``lock``, ``unlock``, ``is_locked`` for locks 0..N.
 
-uWSGI uses process-shared robust pthread mutexes owned per thread. Here each lock is one byte
-of a shared memfd, taken with an open-file-description (OFD) record lock; every thread opens
-its own description, so ownership is per thread, and the kernel drops a dead holder's lock.
-The holder recorded in the stats block gives uWSGI's bookkeeping quirks (§5): a foreign
-``unlock()`` clears it so ``is_locked()`` says ``False``, and the next ``lock()`` after a holder
-died logs the deadlock detector's line.
+The same engine as uWSGI's: process-shared robust pthread mutexes (:mod:`robust_mutex`), in
+the lock memfd, owned per thread, handed to waiters in about FIFO order, recovered by the next
+locker when their holder died. The holder recorded in the stats block gives uWSGI's bookkeeping
+quirks (§5): a foreign ``unlock()`` clears it so ``is_locked()`` says ``False``, and the next
+``lock()`` after a holder died logs the deadlock detector's line.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import threading
 from array import array
 
 from muletui.ipc import reports
 from muletui.ipc.stats_block import Activity, Field, HeaderFlag, LockField
-from muletui.stack import tracebacks
+from muletui.stack import robust_mutex, tracebacks
 from muletui.stack.context import Context, log, warn
-from muletui.stack.signals import record_lock
 
 _context: Context | None = None
 _local = threading.local()
 _MAX_INT = 2**31 - 1
 _EVENTS = int(HeaderFlag.DETAIL_EVENTS)
 
-# Precomputed by bind() for the hot paths: an uncontended lock()/unlock() pair is two fcntl
-# calls and a few word writes, nothing rebuilt per call.
+# Precomputed by bind() for the hot paths: an uncontended lock()/unlock() pair is two libc
+# calls without a syscall and a few word writes, nothing rebuilt per call.
 _locks = -1  # the highest lock number (--locks N)
-_take: list[bytes] = []  # per lock: the struct flock that takes it
-_release: list[bytes] = []  # per lock: the struct flock that releases it
+_mutexes: robust_mutex.Mutexes | None = None
+_mutex: list[int] = []  # per lock: the address of its mutex
 _record: list[int] = []  # per lock: index in the stats words of its record (LockField order)
 _words: memoryview = memoryview(array("Q", bytes(8 * 16)))
 _i_activity = _i_activity_arg = _i_locks_held = 0
@@ -39,39 +35,30 @@ _FREE = memoryview(array("Q", [0] * len(LockField)))  # a lock record when no on
 
 
 class _ThreadLocks:
-    """A thread's own open file description of the lock file, and the locks it holds.
+    """The locks a thread holds, kept in a ``threading.local``. When the thread ends, the
+    kernel marks the mutexes it held (robust mutexes); the next ``lock()`` logs the deadlock
+    detector's line."""
 
-    Kept in a ``threading.local``: when the thread ends, CPython drops it, the description is
-    closed and the kernel releases what the thread held, as a robust mutex does for a dead
-    owner; the next ``lock()`` then logs the deadlock detector's line.
-    """
-
-    def __init__(self, fd: int) -> None:
-        """``fd``: the thread's own description, opened by the caller, so that a failed open
-        (EMFILE) leaves no half-made object whose ``__del__`` would print its own traceback."""
-        self.fd = fd
-        self.pid = os.getpid()
-        self.tid = threading.get_native_id()
+    def __init__(self) -> None:
+        pid, tid = os.getpid(), threading.get_native_id()
         self.held: set[int] = set()
         # The record of a lock this thread holds, in LockField order: holder, then owner.
-        self.holding = memoryview(array("Q", [self.pid, self.tid, self.pid, self.tid]))
-
-    def __del__(self) -> None:
-        os.close(self.fd)  # in a forked child (see _forget_thread_states): only the child's copy
+        self.holding = memoryview(array("Q", [pid, tid, pid, tid]))
 
 
 def bind(context: Context) -> None:
-    """Point this module at the process's stats record. The per-lock tables are built once, in
-    the stack root: mules inherit them at fork and share their pages (``--locks`` may be large)."""
-    global _context, _locks, _take, _release, _record, _words
+    """Point this module at the process's stats record. The mutexes and the per-lock tables are
+    made once, in the stack root: mules inherit them at fork and share their pages (``--locks``
+    may be large)."""
+    global _context, _locks, _mutexes, _mutex, _record, _words
     global _i_activity, _i_activity_arg, _i_locks_held
     _context = context
     _forget_thread_states()
     stats = context.stats
-    if len(_take) != context.spec.locks + 1:
+    if _mutexes is None:
         _locks = context.spec.locks
-        _take = [record_lock(fcntl.F_WRLCK, lock_id) for lock_id in range(_locks + 1)]
-        _release = [record_lock(fcntl.F_UNLCK, lock_id) for lock_id in range(_locks + 1)]
+        _mutexes = robust_mutex.Mutexes(context.spec.lock_fd, _locks + 1)
+        _mutex = _mutexes.addresses
         _record = [stats.lock_offset(lock_id, LockField.HOLDER_PID) for lock_id in range(_locks + 1)]
     _words = stats.words
     _i_activity = context.index(Field.ACTIVITY)
@@ -80,10 +67,7 @@ def bind(context: Context) -> None:
 
 
 def _forget_thread_states() -> None:
-    """A forked process must not reuse its parent's descriptions: it would share ownership.
-
-    Dropping the inherited states closes the child's copies at once; the parent's locks stay.
-    """
+    """A forked process holds none of its parent's locks (their owner is the parent's thread)."""
     global _local
     _local = threading.local()
 
@@ -94,21 +78,8 @@ os.register_at_fork(after_in_child=_forget_thread_states)  # also a user's os.fo
 def _thread_state() -> _ThreadLocks:
     state: _ThreadLocks | None = getattr(_local, "state", None)
     if state is None:
-        state = _local.state = _ThreadLocks(_open_lock_file())
+        state = _local.state = _ThreadLocks()
     return state
-
-
-def _open_lock_file() -> int:
-    """A new open file description of the lock file.
-
-    Out of descriptors, this raises EMFILE as any call that needs one does: the error alone,
-    without the internal path it failed on.
-    """
-    assert _context is not None
-    try:
-        return os.open(f"/proc/self/fd/{_context.spec.lock_fd}", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as error:
-        raise OSError(error.errno, error.strerror) from None
 
 
 def _lock_id(function: str, args: tuple[object, ...], kwargs: dict[str, object]) -> int:
@@ -154,21 +125,21 @@ def lock(*args: object, **kwargs: object) -> None:
         )
         threading.Event().wait()
     words = _words
-    try:
-        fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, _take[lock_id])
-    except OSError as error:
-        if error.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
+    mutex = _mutex[lock_id]
+    owner_died = robust_mutex.try_lock(mutex)
+    if owner_died is None:
         if words[_EVENTS]:
             _report("wait", lock_id)
         words[_i_activity] = Activity.WAITING_LOCK
         words[_i_activity_arg] = lock_id
         try:
-            fcntl.fcntl(state.fd, fcntl.F_OFD_SETLKW, _take[lock_id])
+            owner_died = robust_mutex.lock(mutex)
         finally:
             words[_i_activity] = Activity.RUNNING
     record = _record[lock_id]
-    if words[record + LockField.OWNER_PID]:
+    # The owner recorded is cleared by the owner's unlock() only: still there, it died holding
+    # the lock (also when is_locked() found it dead and let the lock go).
+    if owner_died or words[record + LockField.OWNER_PID]:
         log("[deadlock-detector] a process holding a robust mutex died. recovering...")
     words[record : record + len(LockField)] = state.holding
     if lock_id < 64:
@@ -196,14 +167,14 @@ def unlock(*args: object, **kwargs: object) -> None:
     words[record : record + len(LockField)] = _FREE
     if lock_id < 64:
         words[_i_locks_held] &= ~(1 << lock_id)
-    fcntl.fcntl(state.fd, fcntl.F_OFD_SETLK, _release[lock_id])
+    robust_mutex.unlock(_mutex[lock_id])
     if words[_EVENTS]:
         _report("released", lock_id)
 
 
 def is_locked(*args: object, **kwargs: object) -> bool:
     """``is_locked(num=0)``: ``True`` if lock ``num`` is held (also by the caller). ``False`` once
-    a foreign ``unlock`` cleared the holder, as in uWSGI; and, unlike uWSGI, it never takes a
+    a foreign ``unlock`` cleared the holder, as in uWSGI; and, unlike uWSGI, it never keeps a
     dead holder's lock.
     """
     lock_id = _lock_id("is_locked", args, kwargs)
@@ -211,15 +182,13 @@ def is_locked(*args: object, **kwargs: object) -> bool:
     holder_pid = _context.stats.lock_holder(lock_id)[0]
     if not holder_pid:
         return False
-    fd = _open_lock_file()
-    try:
-        answer = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, record_lock(fcntl.F_WRLCK, lock_id))
-    finally:
-        os.close(fd)
-    if int.from_bytes(answer[:2], "little", signed=True) != fcntl.F_UNLCK:
+    mutex = _mutex[lock_id]
+    owner_died = robust_mutex.try_lock(mutex)  # as uWSGI: busy (also for its holder) means held
+    if owner_died is None:
         return True
-    if _context.stats.lock_holder(lock_id)[0] != holder_pid or _process_alive(holder_pid):
-        return False  # a live holder let go meanwhile
+    robust_mutex.unlock(mutex)
+    if not owner_died or _process_alive(holder_pid):
+        return False  # a live holder let go meanwhile, or a thread of a live process ended
     if (lock_id, holder_pid) not in _dead_holders_warned:  # recorded, yet free: the holder died
         _dead_holders_warned.add((lock_id, holder_pid))
         warn(

@@ -528,7 +528,7 @@ async def test_is_locked_does_not_call_a_live_holder_dead(stack, write):
 
 
 OUT_OF_DESCRIPTORS = """
-import os, resource, sys, time, traceback, uwsgi
+import os, resource, sys, time, uwsgi
 top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
 resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 held = []
@@ -537,26 +537,102 @@ try:
         held.append(os.open("/dev/null", os.O_RDONLY))
 except OSError:
     pass
-try:
-    uwsgi.lock(1)
-except OSError:
-    traceback.print_exc()
-# the error is gone here: anything muletui left half-made would have printed by now
-print("after the error", file=sys.stderr, flush=True)
+uwsgi.lock(1)
+print(f"locked with no descriptor free, is_locked(1)={uwsgi.is_locked(1)}", flush=True)
+uwsgi.unlock(1)
 for fd in held:
     os.close(fd)
-uwsgi.lock(1)
-print("locked once descriptors were free", flush=True)
+print("unlocked", flush=True)
 time.sleep(60)
 """
 
 
-async def test_lock_out_of_descriptors_raises_emfile_and_nothing_else(stack, write):
+async def test_lock_needs_no_descriptor(stack, write):
+    """As uWSGI's mutexes: lock(), is_locked() and unlock() work with every descriptor taken."""
     run = await stack(f"--mule={write('no_fds.py', OUT_OF_DESCRIPTORS)}", "--locks", "1")
-    await run.line("^locked once descriptors were free", mule_id=1)
-    await run.line("^after the error$", mule_id=1)
-    lines = stream(run, 1, "err")
-    assert lines[0] == "Traceback (most recent call last):"
-    assert lines[lines.index("after the error") - 1] == "OSError: [Errno 24] Too many open files"
-    assert lines[-1] == "after the error"  # no "Exception ignored in: ... __del__" after it
-    assert not [text for text in lines if "/proc/self/fd" in text or "AttributeError" in text]
+    await run.line("^unlocked$", mule_id=1)
+    assert run.texts(1) == ["locked with no descriptor free, is_locked(1)=True", "unlocked"]
+    assert not stream(run, 1, "err")
+
+
+HANDS_BACK = """
+import os, time, uwsgi
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # the waiters' CPU: woken, they wait for it
+uwsgi.lock(1)
+print("holding", flush=True)
+uwsgi.mule_get_msg()
+uwsgi.unlock(1)
+uwsgi.lock(1)  # at once: a lock that lets its releaser barge would give it back here
+print("got", time.monotonic_ns(), flush=True)
+uwsgi.unlock(1)
+time.sleep(60)
+"""
+
+QUEUES = """
+import os, time, uwsgi
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+os.nice(19)  # woken, the waiters do not preempt the releaser: it could barge if the lock let it
+print("pid", os.getpid(), flush=True)
+uwsgi.mule_get_msg()
+uwsgi.lock(1)
+print("got", time.monotonic_ns(), flush=True)
+uwsgi.unlock(1)
+time.sleep(60)
+"""
+
+
+def sleeping(pid: int) -> bool:
+    """The process is asleep in the kernel (state S in /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+
+
+async def waiting_for_the_lock(run, mule_id: int, pid: int) -> None:
+    """Until mule ``mule_id`` reported its wait for lock 1 and sleeps in it."""
+    await run.until(
+        lambda: any(e.mule_id == mule_id and e.operation == "wait" for e in run.of(events.LockOperation))
+        and sleeping(pid),
+        what=f"mule {mule_id} asleep in lock(1)",
+    )
+
+
+async def test_the_lock_goes_to_its_waiters_in_order_and_the_releaser_cannot_barge(stack, write):
+    # uWSGI's robust PI mutexes hand an unlocked mutex to its longest waiter
+    queues = write("queues.py", QUEUES)
+    run = await stack(
+        f"--mule={write('hands_back.py', HANDS_BACK)}",
+        *[f"--mule={queues}"] * 3,
+        "--locks",
+        "1",
+        detail_events=True,
+    )
+    await run.line("^holding", mule_id=1)
+    for mule_id in (2, 3, 4):
+        pid = int((await run.line("^pid", mule_id=mule_id))[0].split()[1])
+        run.master.send_message(b"go", mule_id)
+        await waiting_for_the_lock(run, mule_id, pid)
+    run.master.send_message(b"release", 1)
+    await run.line("^got", count=4)
+    order = sorted((int(run.matching("^got", mule_id)[0].split()[1]), mule_id) for mule_id in (1, 2, 3, 4))
+    assert [mule_id for _t, mule_id in order] == [2, 3, 4, 1]
+
+
+async def test_a_mule_waiting_for_a_lock_stops_on_its_signal(stack, write):
+    """Python runs signal handlers between two waits: a stopped mule does not wait for the lock."""
+    run = await stack(
+        f"--mule={write('hold.py', HOLD_FOREVER)}",
+        f"--mule={write('queues.py', QUEUES)}",
+        "--locks",
+        "1",
+        "--mule-reload-mercy",
+        "30",
+        detail_events=True,
+    )
+    await run.line("^holding lock 1", mule_id=1)
+    pid = int((await run.line("^pid", mule_id=2))[0].split()[1])
+    run.master.send_message(b"go", 2)
+    await waiting_for_the_lock(run, 2, pid)
+    run.master.stop_mule(2)
+    await run.until(lambda: run.of(events.MuleExited), timeout=5, what="mule 2 ended")
+    exited = run.of(events.MuleExited)[0]
+    assert (exited.mule_id, exited.signal) == (2, None)  # its own handler, not the mercy's SIGKILL
