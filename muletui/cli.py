@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from muletui import UWSGI_VERSION, __version__
 from muletui.config.builder import Plan, build
 from muletui.config.entry import ConfigError
 from muletui.config.options import GROUPS, OPTIONS, Arity, lookup, parse_argv
-from muletui.headless import run_headless
+from muletui.engine import root_launch
 from muletui.lessons import find, lessons
 from muletui.preflight import refusal
 
@@ -89,9 +88,26 @@ def main(argv: list[str] | None = None) -> int:
     if refused is not None:
         print(f"muletui: {refused}", file=sys.stderr)
         return 1
-    if plan.run.headless:
-        return asyncio.run(run_headless(plan))
-    return run_console(plan)
+    # The root's interpreter starts while this one imports the engine (and the console); not
+    # before a start command, which may prepare what it reads, nor before a record file opens
+    # (one that cannot stops the run before anything starts).
+    if not (plan.stack.commands or plan.run.log_file or plan.run.events_file):
+        root_launch.launch_ahead(plan.stack.chdir, plan.stack.environment())
+    try:
+        if plan.run.headless:
+            return run_headless(plan)
+        return run_console(plan)
+    finally:
+        root_launch.discard_ahead()
+
+
+def run_headless(plan: Plan) -> int:
+    """Run the stack with the plain log on stdout (:mod:`muletui.headless`)."""
+    import asyncio  # noqa: PLC0415 - imported once the root's interpreter is starting
+
+    from muletui.headless import run_headless as run  # noqa: PLC0415 - as asyncio
+
+    return asyncio.run(run(plan))
 
 
 def run_console(plan: Plan) -> int:

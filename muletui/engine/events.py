@@ -1,4 +1,5 @@
-"""The engine's typed event stream: one frozen dataclass per kind, each stamped at creation.
+"""The engine's typed event stream: one frozen record per kind (:mod:`muletui.record`: a frozen
+dataclass's API, without its cost at import), each stamped at creation.
 
 ``t`` is ``time.monotonic()`` when the event happened (for output lines: when the bytes were
 read). ``kind`` is the stable name used in ``--events`` JSON Lines.
@@ -7,8 +8,9 @@ read). ``kind`` is the stable name used in ``--events`` JSON Lines.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
 from typing import ClassVar
+
+from muletui.record import field, fields, record
 
 
 def _wall_now() -> float:
@@ -16,7 +18,7 @@ def _wall_now() -> float:
     return time.time()
 
 
-@dataclass(frozen=True)
+@record
 class Event:
     """Base class; subclasses set ``kind``."""
 
@@ -32,14 +34,14 @@ class Event:
         return data
 
 
-@dataclass(frozen=True)
+@record
 class StackStarting(Event):
     kind: ClassVar[str] = "stack_starting"
     mules: int
     farms: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class StackReady(Event):
     """The app was imported in the stack root; mules are being forked."""
 
@@ -47,7 +49,7 @@ class StackReady(Event):
     root_pid: int
 
 
-@dataclass(frozen=True)
+@record
 class StackFailed(Event):
     """The stack could not start (app import error, root died); ``reason`` is one line."""
 
@@ -55,7 +57,7 @@ class StackFailed(Event):
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class StackStopped(Event):
     """Shutdown finished; ``left_queued`` maps a queue name to (messages, bytes) left unread."""
 
@@ -63,7 +65,7 @@ class StackStopped(Event):
     left_queued: dict[str, tuple[int, int]]
 
 
-@dataclass(frozen=True)
+@record
 class MasterLog(Event):
     """A line the master writes to the uWSGI log (uWSGI's own wording where it has one)."""
 
@@ -72,7 +74,7 @@ class MasterLog(Event):
     wall: float = field(default_factory=_wall_now, kw_only=True)  # epoch seconds, as output lines have
 
 
-@dataclass(frozen=True)
+@record
 class StackWarning(Event):
     """Something the user should know: a uWSGI trap avoided, a drop, a throttled respawn.
 
@@ -87,7 +89,7 @@ class StackWarning(Event):
     wall: float = field(default_factory=_wall_now, kw_only=True)  # epoch seconds, as output lines have
 
 
-@dataclass(frozen=True)
+@record
 class MuleSpawned(Event):
     kind: ClassVar[str] = "mule_spawned"
     mule_id: int
@@ -107,7 +109,7 @@ class ProcessExited(Event):
         return f"killed by {self.signal}" if self.signal else f"exit {self.code}"
 
 
-@dataclass(frozen=True)
+@record
 class MuleExited(ProcessExited):
     """A mule process ended: ``code`` for an exit, ``signal`` (e.g. ``SIGKILL``) for a kill."""
 
@@ -120,7 +122,7 @@ class MuleExited(ProcessExited):
     expected: bool  # an operator stop, reload or shutdown, not a crash
 
 
-@dataclass(frozen=True)
+@record
 class MuleStateChanged(Event):
     """A lifecycle transition; ``retry_at`` is the monotonic time of the next spawn in BACKOFF."""
 
@@ -131,7 +133,7 @@ class MuleStateChanged(Event):
     retry_at: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class WorkerSpawned(Event):
     kind: ClassVar[str] = "worker_spawned"
     worker_id: int
@@ -139,7 +141,7 @@ class WorkerSpawned(Event):
     incarnation: int
 
 
-@dataclass(frozen=True)
+@record
 class WorkerExited(ProcessExited):
     """A worker process ended (as :class:`MuleExited`)."""
 
@@ -152,7 +154,7 @@ class WorkerExited(ProcessExited):
     expected: bool
 
 
-@dataclass(frozen=True)
+@record
 class WorkerStateChanged(Event):
     """A worker's lifecycle transition (as :class:`MuleStateChanged`)."""
 
@@ -163,7 +165,7 @@ class WorkerStateChanged(Event):
     retry_at: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class OutputLine:
     """One captured line; ``t`` monotonic, ``wall`` epoch seconds, both taken at capture."""
 
@@ -172,7 +174,7 @@ class OutputLine:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class OutputLines(Event):
     """Lines read in one go from one stream of one process (mule id, or 0 for the stack root)."""
 
@@ -194,7 +196,7 @@ class OutputLines(Event):
         }
 
 
-@dataclass(frozen=True)
+@record
 class MessageSent(Event):
     """A mule_msg was queued; ``sender`` is a mule id, 0 for the stack root, -1 for the master."""
 
@@ -206,7 +208,7 @@ class MessageSent(Event):
     worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
-@dataclass(frozen=True)
+@record
 class MessageDropped(Event):
     """A mule_msg returned False: ``reason`` is ``queue full``, ``too large`` or ``bad mule id``."""
 
@@ -218,7 +220,7 @@ class MessageDropped(Event):
     worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
-@dataclass(frozen=True)
+@record
 class MessageReceived(Event):
     """A mule read a message from ``queue`` (``own``, ``shared`` or a farm name)."""
 
@@ -232,7 +234,7 @@ class MessageReceived(Event):
     mulefunc: str = ""  # a uwsgidecorators @mulefunc call: the function it names
 
 
-@dataclass(frozen=True)
+@record
 class MessageHookRaised(Event):
     """The ``mule_msg_hook`` of signal-mode mule ``mule_id`` raised ``error`` (an exception's
     name, e.g. ``UnpicklingError``) on a message it read from ``queue``; the message is gone."""
@@ -246,7 +248,7 @@ class MessageHookRaised(Event):
     mulefunc: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class SignalRegistered(Event):
     kind: ClassVar[str] = "signal_registered"
     signum: int
@@ -255,7 +257,7 @@ class SignalRegistered(Event):
     site: str = ""  # file:line of the registering call
 
 
-@dataclass(frozen=True)
+@record
 class SignalRaised(Event):
     """A signal entered the master: ``source`` is ``mule N``, ``master``, ``console`` or a timer kind."""
 
@@ -264,7 +266,7 @@ class SignalRaised(Event):
     source: str
 
 
-@dataclass(frozen=True)
+@record
 class SignalRouted(Event):
     """The master wrote the signal byte into ``destinations`` (``mule 2``, ``a mule``, ``farm 0 (f)``)."""
 
@@ -274,7 +276,7 @@ class SignalRouted(Event):
     destinations: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class SignalDropped(Event):
     """The signal reached nobody at ``destination``: a full socket, or no receiver at all."""
 
@@ -285,7 +287,7 @@ class SignalDropped(Event):
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class SignalHandled(Event):
     """A handler ran in mule ``mule_id`` (``ok`` False: it raised, or there was none)."""
 
@@ -297,7 +299,7 @@ class SignalHandled(Event):
     worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
-@dataclass(frozen=True)
+@record
 class TimerAdded(Event):
     """A timer, rb timer, cron entry or file monitor was activated; ``spec`` says its schedule."""
 
@@ -308,7 +310,7 @@ class TimerAdded(Event):
     spec: str
 
 
-@dataclass(frozen=True)
+@record
 class TimerFired(Event):
     """A timer, rb timer, cron entry or file monitor raised its signal (``fires`` so far)."""
 
@@ -320,7 +322,7 @@ class TimerFired(Event):
     changes: tuple[str, ...] = ()  # file monitors: the batch of changes ("modified a.txt")
 
 
-@dataclass(frozen=True)
+@record
 class LockOperation(Event):
     """A user lock was waited for, acquired or released by a thread of ``mule_id`` (0: the root)."""
 
@@ -332,7 +334,7 @@ class LockOperation(Event):
     worker_id: int = 0  # a worker's (its mule_id or sender is then 0)
 
 
-@dataclass(frozen=True)
+@record
 class DebuggerStopped(Event):
     """A mule's debugger waits at its ``(Pdb)`` prompt in ``file:line`` (``post_mortem``: after an
     uncaught exception); the mule does nothing else until it is told to go on."""
@@ -346,7 +348,7 @@ class DebuggerStopped(Event):
     post_mortem: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class DebuggerResumed(Event):
     """A mule's debugger left its prompt (``c``, ``n``…, or the mule exited)."""
 
@@ -354,7 +356,7 @@ class DebuggerResumed(Event):
     mule_id: int
 
 
-@dataclass(frozen=True)
+@record
 class DebuggerOutput(Event):
     """What a mule's debugger printed (its prompt included), for the mule's debugger pane."""
 

@@ -1,5 +1,7 @@
-"""The master's handle on the stack root process: start it, ask it to fork and signal mules and
-workers, and turn its replies into callbacks. Knows the control protocol, nothing of lifecycles.
+"""The master's handle on the stack root process: start it (or take the one started ahead, see
+:mod:`muletui.engine.root_launch`), hand it the stack's descriptors and spec, ask it to fork and
+signal mules and workers, and turn its replies into callbacks. Knows the control protocol,
+nothing of lifecycles.
 """
 
 from __future__ import annotations
@@ -10,19 +12,16 @@ import os
 import pickle
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import muletui
+from muletui.engine import root_launch
 from muletui.ipc.spec import StackSpec
 
 _MAX_REPLY = 1 << 16
-#: Where this muletui lives, appended (lowest priority) to the root's sys.path, so the root
-#: finds muletui even from an uninstalled checkout without touching the user's PYTHONPATH.
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.realpath(muletui.__file__)))
-_BOOT = "import sys; sys.path.append(sys.argv[1]); from muletui.stack.root import main; main()"
+#: Descriptors per ``("fds", numbers)`` datagram: the kernel takes at most 253 (SCM_MAX_FD).
+_FDS_PER_DATAGRAM = 200
 
 
 @dataclass(frozen=True)
@@ -64,27 +63,15 @@ class RootProcess:
     ) -> None:
         self._callbacks = callbacks
         self._loop = asyncio.get_running_loop()
-        self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
-            self.process = subprocess.Popen(
-                [python, "-u", "-c", _BOOT, _PACKAGE_PARENT, str(child_end.fileno())],
-                pass_fds=[child_end.fileno(), *inherited_fds],
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,  # a terminal's Ctrl-C reaches the master only
-            )
-        finally:
-            child_end.close()
-            os.close(out_w)
-            os.close(err_w)
+        launched = root_launch.take(python, cwd, env)
+        self.control, self.process = launched.control, launched.process
         self.pid = self.process.pid
-        self.stdout_fd, self.stderr_fd = out_r, err_r
-        self.control.send(pickle.dumps(spec))
+        self.stdout_fd, self.stderr_fd = launched.stdout_fd, launched.stderr_fd
+        # The root gives each descriptor the number it has here, the one the spec names.
+        for start in range(0, len(inherited_fds), _FDS_PER_DATAGRAM):
+            chunk = inherited_fds[start : start + _FDS_PER_DATAGRAM]
+            socket.send_fds(self.control, [pickle.dumps(("fds", chunk))], chunk)
+        self.control.send(pickle.dumps(("spec", spec)))
         self.control.setblocking(False)
         self._loop.add_reader(self.control.fileno(), self._on_control)
         self._pidfd = os.pidfd_open(self.pid)

@@ -1,12 +1,15 @@
 """The stack root: plays uWSGI's master at import time, then forks mules and workers on request.
 
-Started by the master as ``python -u -c BOOT PACKAGE_PARENT CONTROL_FD`` (see root_process). It is single-threaded
+Started as ``python -u -c BOOT PACKAGE_PARENT CONTROL_FD`` (see root_launch), possibly before the
+master has its stack ready: it imports what it needs, then waits for its descriptors and spec. It is single-threaded
 (unless the app starts threads), so forking it is safe and cheap, and every mule inherits the
 imported app copy-on-write, as uWSGI's mules do. It reaps its children and reports each exit
 status, and dies with the master (``PR_SET_PDEATHSIG``), taking its mules with it.
 
 Control protocol (pickled tuples, one per SOCK_SEQPACKET datagram):
-master → root: ``("fork", kind, number)`` (``mule`` or ``worker``) with the child's stdout and
+master → root, first: ``("fds", numbers)`` with those descriptors attached (as many datagrams as
+it takes), each to get here the number it has in the master, the one the spec names; then
+``("spec", StackSpec)``; then ``("fork", kind, number)`` (``mule`` or ``worker``) with the child's stdout and
 stderr write ends attached (and a mule's agent socket), ``("signal", pid, signum)``;
 root → master: ``("app_failed", reason)`` when no app loaded (the master decides, as uWSGI's
 ``--need-app`` says, whether the stack goes on), ``("modules", ((name, file, path), ...))`` (in
@@ -16,6 +19,7 @@ kind, number, pid)``, ``("exited", kind, number, pid, wait_status)``.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.machinery
 import importlib.util
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
     from muletui.stack.http_codec import WSGIApp
 
 _MAX_CONTROL = 1 << 20
+_MAX_FDS = 253  # SCM_MAX_FD: the most descriptors one datagram carries
 #: Characters of module names and paths per datagram, beyond the entry that crosses it: the
 #: master reads 64 KiB at most, and a character is up to 4 bytes of UTF-8.
 _MODULES_PER_REPLY = 4 << 10
@@ -281,14 +286,40 @@ class StackRoot:
                 pass
 
 
+def _receive_spec(control: socket.socket) -> tuple[socket.socket, StackSpec]:
+    """The master's descriptors, each put at the number it has in the master, and the spec;
+    the control socket moves out of their way if it must (hence returned)."""
+    received: list[tuple[int, int]] = []  # (descriptor here, its number in the master)
+    while True:
+        data, fds, _flags, _addr = socket.recv_fds(control, _MAX_CONTROL, _MAX_FDS)
+        if not data:  # the master went away before the stack started (it did not take this root)
+            os._exit(0)
+        kind, payload = pickle.loads(data)
+        if kind == "spec":
+            break
+        received += zip(fds, payload, strict=True)
+    wanted = {number for _fd, number in received}
+    floor = max([control.fileno(), *wanted, *(fd for fd, _number in received)]) + 1
+    if control.fileno() in wanted:
+        moved = fcntl.fcntl(control.fileno(), fcntl.F_DUPFD_CLOEXEC, floor)
+        control.close()
+        control = socket.socket(fileno=moved)
+    parked = [(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor), number) for fd, number in received]
+    for fd, _number in received:
+        os.close(fd)
+    for fd, number in parked:
+        os.dup2(fd, number)  # inheritable, as the master's pass_fds made them before
+        os.close(fd)
+    return control, payload
+
+
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[2]))
     linux.die_with_parent(os.getppid())
     # The master decides when the stack stops. Blocked, not ignored: a mule inherits the mask
     # and unblocks it once its handlers are in place, so a stop sent right after fork is kept.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    data = control.recv(_MAX_CONTROL)
-    spec: StackSpec = pickle.loads(data)
+    control, spec = _receive_spec(control)
     sys.argv = ["uwsgi"]
     sys.path[:0] = [SHIM_DIR, *spec.pythonpath]
     import uwsgi  # noqa: PLC0415 - only importable once SHIM_DIR is on the path

@@ -1,0 +1,70 @@
+"""Frozen records behave as the frozen dataclasses they replace (:mod:`muletui.record`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import pickle
+from typing import ClassVar
+
+import pytest
+
+from muletui.record import field, fields, record
+
+_ticks = itertools.count(1)
+
+
+@record
+class Base:
+    kind: ClassVar[str] = "base"
+    t: int = field(default_factory=lambda: next(_ticks), kw_only=True)
+
+
+@record
+class Point(Base):
+    x: int
+    y: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataBase:
+    kind: ClassVar[str] = "base"
+    t: int = dataclasses.field(default_factory=lambda: 0, kw_only=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPoint(DataBase):
+    x: int
+    y: int = 0
+
+
+def test_a_record_is_built_read_compared_and_shown_as_the_frozen_dataclass():
+    made, twin = Point(1, t=7), DataPoint(1, t=7)
+    assert (made.x, made.y, made.t) == (twin.x, twin.y, twin.t)
+    assert repr(made) == repr(twin).replace("DataPoint", "Point")
+    assert [f.name for f in fields(made)] == [f.name for f in dataclasses.fields(twin)]
+    assert Point.__match_args__ == DataPoint.__match_args__ == ("x", "y")
+    assert made == Point(1, 0, t=7) and made != Point(1, 0, t=8) and hash(made) == hash(Point(1, t=7))
+    assert Point.kind == "base" and not hasattr(Base, "t")
+    assert Point(2).t < Point(2).t  # the factory runs at each construction
+    assert pickle.loads(pickle.dumps(made)) == made
+
+
+def test_a_record_refuses_what_the_frozen_dataclass_refuses():
+    made = Point(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.x = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del made.x  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1, 2, 3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1, z=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+
+        @record
+        class Bad:
+            a: int = 0
+            b: int
