@@ -43,3 +43,15 @@ def test_headless_master_loads_only_what_it_uses():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_command_line_is_read_before_asyncio_and_the_engine_load():
+    """``muletui`` starts the stack root's interpreter once it has read the command line, before
+    importing the engine (:mod:`muletui.engine.root_launch`): the two start-ups overlap."""
+    code = (
+        "import sys, muletui.cli\n"
+        "print(sorted(m for m in sys.modules if m == 'asyncio' or m.startswith(('muletui.engine.', 'muletui.headless'))"
+        " and m != 'muletui.engine.root_launch'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
