@@ -45,9 +45,13 @@ class Printer:
         self.broken = False
         self._traps = traps or TrapSpotter()
         self._hinted: set[str] = set()  # keys of the traps already explained
+        self._second, self._clock = -1, ""  # the last stamp's whole second, and its HH:MM:SS
 
     def _prefix(self, wall: float, mule_id: int, mark: str, worker_id: int = 0) -> str:
-        stamp = time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
+        second = int(wall)
+        if second != self._second:  # strftime once a second, not once a line
+            self._second, self._clock = second, time.strftime("%H:%M:%S", time.localtime(second))
+        stamp = f"{self._clock}.{int(wall % 1 * 1000):03d}"
         name = source_name(mule_id, worker_id)
         name = name.ljust(8) if len(name) < 8 else name + " "  # "worker 12" keeps a space too
         if self._colour:
