@@ -132,6 +132,10 @@ def _build(entries: list[ConfigEntry]) -> Plan:
             stack.sockets.append(SocketSpec("http" if key == "http-socket" else "uwsgi", entry.value or ""))
         elif key == "listen":
             stack.listen = int(_positive_number(entry, int))
+        elif key == "socket-timeout":
+            stack.socket_timeout = int(_positive_number(entry, int))
+        elif key == "no-defer-accept":
+            stack.defer_accept = not _flag_value(entry)
         elif key == "stats":
             stack.stats = entry.value or ""
         elif key == "stats-minified":

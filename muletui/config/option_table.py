@@ -67,6 +67,8 @@ OPTIONS: tuple[Option, ...] = (
            aliases=("workers",)),
     Option("listen", _V, "workers", "backlog of every listening socket (default 100)", "N"),
     Option("disable-logging", _F, "workers", "no request log lines"),
+    Option("socket-timeout", _V, "workers", "seconds a connection may wait for its client's bytes (default 4)", "S"),
+    Option("no-defer-accept", _F, "workers", "let workers accept a TCP connection before its first bytes arrive"),
     Option("stats", _V, "workers", "serve uWSGI's stats JSON on ADDR (host:port, :port on loopback, a unix path, @name)",
            "ADDR", aliases=("stats-server",)),
     Option("stats-minified", _F, "workers", "write the stats JSON on one line", aliases=("stats-min",)),

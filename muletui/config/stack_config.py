@@ -31,6 +31,8 @@ class StackConfig:
     numproc: int = 1  # --processes: uwsgi.numproc, and the workers forked when a socket is given
     sockets: list[SocketSpec] = field(default_factory=list)  # --http-socket, --socket, in order
     listen: int = 100  # --listen: every listening socket's backlog
+    socket_timeout: int = 4  # --socket-timeout: a connection's read and write timeout, and its deferred accept
+    defer_accept: bool = True  # TCP sockets wake a worker once a request's first bytes are in (--no-defer-accept)
     stats: str = ""  # --stats: the stats server's address ('': none; the last one given, as uWSGI)
     stats_minified: bool = False  # --stats-minified: the stats JSON on one line
     mule_msg_size: int = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 from dataclasses import dataclass
 
 from muletui.ipc.spec import SocketSpec
@@ -45,7 +46,19 @@ class Listener:
         return f"uwsgi socket {self.index} bound to TCP address {host}:{port}{auto} fd {self.sock.fileno()}"
 
 
-def _bind_one(index: int, spec: SocketSpec, backlog: int) -> Listener:
+def set_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Give ``sock`` kernel timeouts for reads and writes (``SO_RCVTIMEO``, ``SO_SNDTIMEO``). A
+    listening socket passes them to every connection it accepts (Linux copies them when the
+    connection is made, so set them before ``listen``): a worker then serves a connection
+    without ``settimeout`` and its ``poll`` before each read and write, and a read or write past
+    the timeout raises ``BlockingIOError``."""
+    whole = int(seconds)
+    value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def _bind_one(index: int, spec: SocketSpec, backlog: int, timeout: int, defer_accept: bool) -> Listener:
     address = spec.address
     if address.startswith("@") or ":" not in address:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -59,12 +72,15 @@ def _bind_one(index: int, spec: SocketSpec, backlog: int) -> Listener:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if defer_accept:  # as uWSGI: a worker wakes for a connection once its request's bytes are in
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, timeout)
         try:
             target = (host or "0.0.0.0", int(port))
         except ValueError:
             sock.close()
             raise BindError(f"invalid socket address: {address}") from None
     try:
+        set_timeouts(sock, timeout)
         sock.bind(target)
         sock.listen(backlog)
     except OSError as error:
@@ -85,8 +101,11 @@ class Listeners:
     def __init__(self) -> None:
         self.sockets: list[Listener] = []
 
-    def bind(self, specs: list[SocketSpec], backlog: int) -> list[str]:
+    def bind(self, specs: list[SocketSpec], backlog: int, timeout: int, defer_accept: bool) -> list[str]:
         """Bind every socket (unix ones first, as uWSGI does); returns uWSGI's lines for them.
+        Their connections time out after ``timeout`` seconds (``--socket-timeout``); with
+        ``defer_accept``, a TCP connection waits up to ``timeout`` in the kernel for its first
+        bytes before a worker sees it (uWSGI's ``TCP_DEFER_ACCEPT``; ``--no-defer-accept``).
 
         Raises:
             BindError: the first socket that could not be bound (the others are closed).
@@ -94,7 +113,7 @@ class Listeners:
         order = sorted(enumerate(specs), key=lambda item: not (item[1].address.startswith("@") or ":" not in item[1].address))
         try:
             for index, spec in order:
-                self.sockets.append(_bind_one(index, spec, backlog))
+                self.sockets.append(_bind_one(index, spec, backlog, timeout, defer_accept))
         except BindError:
             self.close()
             raise

@@ -138,7 +138,7 @@ class Master:
         if config.debug_on_crash and not self.debugger:
             self._warn("--debug-on-crash needs the console or a terminal on stdin")
         try:
-            for line in self.listeners.bind(config.sockets, config.listen):
+            for line in self.listeners.bind(config.sockets, config.listen, config.socket_timeout, config.defer_accept):
                 self._log(line)
             if config.stats:
                 from muletui.engine.stats_feed import serve_stats  # noqa: PLC0415 - only a stack with --stats carries it

@@ -10,6 +10,7 @@ and ``uwsgi --signal ADDR,N`` (or ``uwsgi.signal(n, node)``) do.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import struct
 from collections.abc import Iterable
@@ -135,7 +136,8 @@ def decode_vars(block: bytes) -> list[tuple[str, str]]:
 
 def vars_size(pairs: Iterable[tuple[str, str]]) -> int:
     """The size in bytes of ``pairs``' vars block (``str`` items counted as latin-1)."""
-    return sum(4 + len(key) + len(value) for key, value in pairs)
+    pairs = list(pairs)
+    return 4 * len(pairs) + sum(map(len, itertools.chain.from_iterable(pairs)))
 
 
 def ping_answer(warning: str = "") -> bytes:

@@ -4,9 +4,9 @@ The seam a worker loop calls: a codec reads one request from a connection (``--h
 HTTP/1.x; ``--socket``: a uwsgi packet whose vars are the request), runs the WSGI app, writes
 its answer, and returns a :class:`RequestRecord` with what uWSGI's request log line tells. No
 keep-alive: one request per connection, as uWSGI's ``--http-socket`` (reference
-uwsgi-workers.md §1.1). Two HTTP codecs give the same answers and records: the default one is
-the standard library's (``http.client``'s header parser, wsgiref's ``BaseHandler``), the other
-parses with ``httptools`` when it is installed (``muletui[fast]``).
+uwsgi-workers.md §1.1). Two HTTP codecs give the same answers and records: the default one
+parses with the standard library's ``http.client``, the other with ``httptools`` when it is
+installed (``muletui[fast]``).
 
 Every codec turns a request into uWSGI's vars first, as uWSGI's HTTP parser does (those are
 what the log line counts: ``{20 vars in 202 bytes}`` is 10 pairs in a 202-byte block), and the
@@ -19,6 +19,7 @@ headers went out gets nothing sent and a 500 in the log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import os
@@ -32,7 +33,6 @@ from http.client import HTTPException, parse_headers
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
-from wsgiref.handlers import BaseHandler
 from wsgiref.util import FileWrapper
 
 from muletui.ipc import uwsgi_packet
@@ -42,12 +42,15 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: A request's uWSGI vars, (key, value) in order, latin-1 strings.
 Vars = list[tuple[str, str]]
 
-#: uWSGI's ``--socket-timeout`` default: how long a client may take to send its request.
-SOCKET_TIMEOUT: Final = 4.0
 #: uWSGI's ``--buffer-size`` default: the largest request head (HTTP) or vars block (uwsgi).
 BUFFER_SIZE: Final = uwsgi_packet.BUFFER_SIZE
 #: uWSGI's ``SERVER_NAME`` and ``uwsgi.node``: the host's name.
 HOSTNAME: Final = socket.gethostname()
+
+#: What a read or write past a connection's timeout raises: ``TimeoutError`` for a socket with
+#: Python's ``settimeout``, ``BlockingIOError`` for one with kernel timeouts (the stack's
+#: listeners give their connections those: ``muletui.engine.listeners.set_timeouts``).
+TIMED_OUT: Final = (TimeoutError, BlockingIOError)
 
 try:
     _httptools: Any = importlib.import_module("httptools")
@@ -63,9 +66,10 @@ class RequestRefusedError(Exception):
         self.log_line = log_line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
-    """One served request, with every figure of uWSGI's request log line."""
+    """One served request, with every figure of uWSGI's request log line (not frozen: one is
+    made per request, and a frozen dataclass's ``__init__`` costs three times as much)."""
 
     method: str
     uri: str
@@ -287,21 +291,25 @@ class _ClientGoneError(OSError):
         return "write error"
 
 
-def _text(value: object, what: str) -> str:
-    """``value``, a ``str`` as WSGI wants it (wsgiref's check)."""
+def _check_text(value: object, what: str) -> None:
+    """WSGI wants a ``str`` here (wsgiref's check, and its message)."""
     if type(value) is not str:
         raise AssertionError(f"{what} must be of type str (got {value!r})")
-    return value
 
 
-class _Answer(BaseHandler):
-    """wsgiref's ``write`` and headers over one connection, answering as uWSGI's Python plugin:
-    the app's status line (in ``protocol``) and headers only, sent with the first body chunk."""
+class _Answer:
+    """PEP 3333's ``start_response`` and ``write`` over one connection, with wsgiref's checks,
+    answering as uWSGI's Python plugin: the app's status line (in ``protocol``) and headers only,
+    hop-by-hop ones included, sent with the first body chunk (or at the end, if none comes)."""
 
-    def __init__(self, conn: socket.socket, environ: dict[str, Any], protocol: str) -> None:
+    __slots__ = ("body_sent", "conn", "head_sent", "headers", "headers_sent", "pending", "protocol", "status", "switches")
+
+    def __init__(self, conn: socket.socket, protocol: str) -> None:
         self.conn = conn
-        self.environ = environ
         self.protocol = protocol
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] | None = None
+        self.headers_sent = False
         self.pending = b""  # the status line and headers, sent with the next write
         self.head_sent = 0
         self.body_sent = 0
@@ -313,19 +321,32 @@ class _Answer(BaseHandler):
         headers: list[tuple[str, str]],
         exc_info: tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None] | None = None,
     ) -> Callable[[bytes], None]:
-        """wsgiref's, without its refusal of hop-by-hop headers (uWSGI sends them)."""
         if exc_info is not None and exc_info[1] is not None and self.headers_sent:
             raise exc_info[1].with_traceback(exc_info[2])
-        self.status = _text(status, "Status")
-        self.headers = self.headers_class([(_text(k, "Header name"), _text(v, "Header value")) for k, v in headers])
+        _check_text(status, "Status")
+        for name, value in headers:
+            _check_text(name, "Header name")
+            _check_text(value, "Header value")
+        self.status = status
+        self.headers = list(headers)
         return self.write
 
-    def send_headers(self) -> None:
-        self.headers_sent = True
-        assert self.headers is not None
-        self.pending = f"{self.protocol} {self.status}\r\n".encode("latin-1") + bytes(self.headers)
+    def write(self, data: bytes) -> None:
+        """The app's ``write()``, and each item of its iterable: the headers go with the first."""
+        if type(data) is not bytes:
+            raise AssertionError("write() argument must be a bytes instance")
+        if self.status is None:
+            raise AssertionError("write() before start_response()")
+        if not self.headers_sent:
+            self._send_headers()
+        self._send(data)
 
-    def _write(self, data: bytes) -> None:
+    def _send_headers(self) -> None:
+        self.headers_sent = True
+        lines = "".join(f"{name}: {value}\r\n" for name, value in self.headers or ())
+        self.pending = f"{self.protocol} {self.status}\r\n{lines}\r\n".encode("latin-1")
+
+    def _send(self, data: bytes) -> None:
         try:
             self.conn.sendall(self.pending + data)
         except OSError as error:
@@ -334,18 +355,16 @@ class _Answer(BaseHandler):
         self.body_sent += len(data)
         self.pending = b""
 
-    def _flush(self) -> None:
-        """Nothing: every write goes out whole."""
-
     def finish_content(self) -> None:
+        """Send the headers if no body chunk took them."""
         if self.status is not None and not self.headers_sent:
-            self.send_headers()
+            self._send_headers()
         if self.pending:
-            self._write(b"")
+            self._send(b"")
 
-    def run_app(self, app: WSGIApp) -> None:
+    def run_app(self, app: WSGIApp, environ: dict[str, Any]) -> None:
         """Call ``app`` and write its answer; the result's ``close()`` is called in any case."""
-        result = app(self.environ, self.start_response)
+        result = app(environ, self.start_response)
         try:
             for data in result:
                 self.write(data)
@@ -374,12 +393,11 @@ def _answer(
     method = environ.get("REQUEST_METHOD", "")
     uri = environ.get("REQUEST_URI", "")
     remote_addr = environ.get("REMOTE_ADDR", "")
-    # BaseHandler's abstract hooks serve its setup_environ, which run_app does not call
-    answer = _Answer(conn, environ, environ.get("SERVER_PROTOCOL") or "HTTP/1.0")  # type: ignore[abstract]
+    answer = _Answer(conn, environ.get("SERVER_PROTOCOL") or "HTTP/1.0")
     lines: list[str] = []
     raised = False
     try:
-        answer.run_app(app)
+        answer.run_app(app, environ)
     except _ClientGoneError as error:
         lines.append(
             f"{time.ctime()} - uwsgi_response_writev_headers_and_body_do(): {os.strerror(error.errno or 0)} "
@@ -401,7 +419,7 @@ def _answer(
         remote_user=environ.get("REMOTE_USER", ""),
         status=500 if answer.status is None and raised else _status_code(answer.status),
         body_bytes=answer.body_sent,
-        headers_count=len(answer.headers.items()) if answer.headers is not None else 0,
+        headers_count=len(answer.headers) if answer.headers is not None else 0,
         headers_bytes=answer.head_sent,
         vars_count=2 * len(pairs),
         vars_bytes=uwsgi_packet.vars_size(pairs),
@@ -422,14 +440,12 @@ def _serve_http(
     addr: Any,
     app: WSGIApp,
     environ_base: Mapping[str, Any],
-    timeout: float,
     buffer_size: int,
 ) -> RequestRecord | None:
-    conn.settimeout(timeout)
     started, clock = time.time(), time.perf_counter()
     try:
         request = reader(conn, addr, buffer_size)
-    except (TimeoutError, ConnectionError):
+    except (*TIMED_OUT, ConnectionError):
         return None
     if request is None:
         return None
@@ -441,14 +457,14 @@ def serve_connection(
     addr: Any,
     app: WSGIApp,
     environ_base: Mapping[str, Any],
-    timeout: float = SOCKET_TIMEOUT,
     buffer_size: int = BUFFER_SIZE,
 ) -> RequestRecord | None:
-    """Serve one HTTP/1.x request on ``conn`` (an ``--http-socket`` connection; the caller
-    closes it) with the standard library's parser. None when no request came (the client left,
-    took over ``timeout``, or sent something that is not HTTP/1.x: uWSGI logs nothing);
-    :class:`RequestRefusedError` for a head over ``buffer_size`` or cut short."""
-    return _serve_http(_stdlib_request, conn, addr, app, environ_base, timeout, buffer_size)
+    """Serve one HTTP/1.x request on ``conn`` (an ``--http-socket`` connection with its
+    timeouts set; the caller closes it) with the standard library's
+    parser. None when no request came (the client left, timed out, or sent something that is
+    not HTTP/1.x: uWSGI logs nothing); :class:`RequestRefusedError` for a head over
+    ``buffer_size`` or cut short."""
+    return _serve_http(_stdlib_request, conn, addr, app, environ_base, buffer_size)
 
 
 def serve_connection_httptools(
@@ -456,12 +472,11 @@ def serve_connection_httptools(
     addr: Any,
     app: WSGIApp,
     environ_base: Mapping[str, Any],
-    timeout: float = SOCKET_TIMEOUT,
     buffer_size: int = BUFFER_SIZE,
 ) -> RequestRecord | None:
     """:func:`serve_connection` with httptools as the parser (``muletui[fast]``); the same
     answers and records. Only when :data:`HTTPTOOLS` is true."""
-    return _serve_http(_httptools_request, conn, addr, app, environ_base, timeout, buffer_size)
+    return _serve_http(_httptools_request, conn, addr, app, environ_base, buffer_size)
 
 
 #: httptools is importable: :func:`serve_connection_httptools` can run.
@@ -480,12 +495,11 @@ def serve_uwsgi_request(
     packet: uwsgi_packet.Packet,
     app: WSGIApp,
     environ_base: Mapping[str, Any],
-    timeout: float = SOCKET_TIMEOUT,
 ) -> RequestRecord:
-    """Serve a ``--socket`` WSGI request (modifier1 0): its environ is ``packet``'s vars, its
-    body the ``CONTENT_LENGTH`` bytes after the packet. A packet uWSGI would not pass to the
-    app (no vars, broken vars) gets uWSGI's record for it: ``app_id`` -1 and its line."""
-    conn.settimeout(timeout)
+    """Serve a ``--socket`` WSGI request (modifier1 0; ``conn`` with its timeouts set): its
+    environ is ``packet``'s vars, its body the ``CONTENT_LENGTH`` bytes after the packet. A
+    packet uWSGI would not pass to the app (no vars, broken vars) gets uWSGI's record for it:
+    ``app_id`` -1 and its line."""
     started, clock = time.time(), time.perf_counter()
     try:
         pairs = uwsgi_packet.decode_vars(packet.body)
@@ -495,7 +509,7 @@ def serve_uwsgi_request(
         return _unserved(0, 0, "Empty python request. skip.", started)
     try:
         body = _recv_body(conn, b"", _content_length(pairs))
-    except (TimeoutError, ConnectionError):
+    except (*TIMED_OUT, ConnectionError):
         body = b""
     return _answer(conn, pairs, body, app, environ_base, started, clock)
 
@@ -508,6 +522,12 @@ def _unserved(vars_bytes: int, status: int, line: str, started: float) -> Reques
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=2)
+def _ctime(second: int) -> str:
+    """``time.ctime`` of a whole second, once per second however many lines carry it."""
+    return time.ctime(second)
+
+
 def format_request_line(record: RequestRecord, pid: int, worker_requests: int, total_requests: int) -> str:
     """uWSGI's request log line. ``worker_requests``: this worker's app requests so far,
     this one included; ``total_requests``: the stack's requests (remote signals included)."""
@@ -515,7 +535,7 @@ def format_request_line(record: RequestRecord, pid: int, worker_requests: int, t
     return (
         f"[pid: {pid}|app: {record.app_id}|req: {requests}/{total_requests}] {record.remote_addr} "
         f"({record.remote_user}) {{{record.vars_count} vars in {record.vars_bytes} bytes}} "
-        f"[{time.ctime(record.started)}] {record.method} {record.uri} => generated {record.body_bytes} bytes "
+        f"[{_ctime(int(record.started))}] {record.method} {record.uri} => generated {record.body_bytes} bytes "
         f"in {record.msecs} msecs ({record.protocol} {record.status}) {record.headers_count} headers in "
         f"{record.headers_bytes} bytes ({record.switches} switches on core 0)"
     )

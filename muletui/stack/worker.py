@@ -14,7 +14,7 @@ fastest codec installed), ``--socket`` ones uwsgi packets: a WSGI request (modif
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import signal
 import socket
 import sys
@@ -61,11 +61,13 @@ class Worker:
         self.pid = os.getpid()
         self.environ = base_environ(multiprocess=spec.workers > 1)
         self.http = best_codec()
-        self.selector = selectors.DefaultSelector()
+        self.poller = select.epoll()
+        self.listeners: dict[int, tuple[socket.socket, str]] = {}  # by fd; any other fd is a signal socket
         for protocol, fd in spec.listeners:
-            self.selector.register(socket.socket(fileno=fd), selectors.EVENT_READ, protocol)
+            self.listeners[fd] = (socket.socket(fileno=fd), protocol)
+            self.poller.register(fd, select.EPOLLIN)
         for fd in signals.own_signal_fds():
-            self.selector.register(fd, selectors.EVENT_READ, None)
+            self.poller.register(fd, select.EPOLLIN)
         self.words = context.stats.words
         self.index = {field: context.index(field) for field in Field}
         mules = len(spec.mules)
@@ -77,23 +79,23 @@ class Worker:
         self.stopping = False  # told to stop gracefully: exit after the request
 
     def serve_forever(self) -> None:
-        words, index = self.words, self.index
+        words, activity, listeners, poll = self.words, self.index[Field.ACTIVITY], self.listeners, self.poller.poll
         while not self.stopping:
-            words[index[Field.ACTIVITY]] = Activity.IDLE
-            ready = self.selector.select()
-            key = ready[0][0]  # one event per wake-up, as uWSGI's epoll
-            if key.data is None:
-                signals.take(key.fd)
+            words[activity] = Activity.IDLE
+            [(fd, _events)] = poll(-1, 1)  # one event per wake-up, as uWSGI's epoll
+            if fd not in listeners:
+                signals.take(fd)
                 continue
+            listener, protocol = listeners[fd]
             try:
-                conn, addr = key.fileobj.accept()  # type: ignore[union-attr]
+                conn, addr = listener.accept()
             except BlockingIOError:
                 continue  # another worker won it
             self.busy = True
-            words[index[Field.ACTIVITY]] = Activity.SERVING_REQUEST
+            words[activity] = Activity.SERVING_REQUEST
             try:
                 with conn:
-                    if key.data == "http":
+                    if protocol == "http":
                         self._serve_http(conn, addr)
                     else:
                         self._serve_uwsgi(conn)
@@ -112,7 +114,6 @@ class Worker:
             self._served(record)
 
     def _serve_uwsgi(self, conn: socket.socket) -> None:
-        conn.settimeout(uwsgi_packet.CLIENT_TIMEOUT)
         try:
             packet = uwsgi_packet.read_packet(conn)
         except uwsgi_packet.PacketError as error:

@@ -252,3 +252,28 @@ async def test_uwsgi_workers_reads_every_worker_s_record(stack, write):
     assert status == 200 and body == b"(2, True, b'busy', 0)"  # counted once answered, as in uWSGI
     seen = {(await asyncio.to_thread(get, address, "/"))[1] for _ in range(6)}
     assert any(answer.endswith((b"b'busy', 1)", b"b'busy', 2)")) for answer in seen), seen
+
+
+def silent_then_get(address: str) -> float:
+    """Open a connection that sends nothing, then time a GET on a second one (the stack has one
+    worker): how long the real request waited behind the silent one."""
+    host, _, port = address.rpartition(":")
+    import socket  # noqa: PLC0415 - only this helper opens a raw connection
+    import time  # noqa: PLC0415
+
+    with socket.create_connection((host, int(port)), timeout=10):
+        started = time.monotonic()
+        assert get(address, "/after") == (200, b"hello /after")
+        return time.monotonic() - started
+
+
+@pytest.mark.parametrize(("options", "waits"), [((), False), (("--no-defer-accept",), True)], ids=["deferred", "no-defer"])
+async def test_a_silent_connection_holds_no_worker_unless_accepts_are_not_deferred(stack, write, options, waits):
+    """uWSGI sets TCP_DEFER_ACCEPT (its socket timeout) on TCP sockets: a connection that has sent
+    nothing never reaches a worker. With --no-defer-accept the one worker takes it and waits the
+    --socket-timeout (1 s) for its bytes before it can answer the next request."""
+    app = write("app.py", APP)
+    run = await stack("--http-socket", "127.0.0.1:0", "--wsgi-file", app, "--socket-timeout", "1", *options)
+    await run.line("^spawned uWSGI worker 1")
+    waited = await asyncio.to_thread(silent_then_get, run.master.listeners.address())
+    assert (waited >= 0.9) is waits, waited

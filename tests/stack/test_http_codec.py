@@ -40,6 +40,7 @@ from wsgiref.validate import validator
 
 import pytest
 
+from muletui.engine.listeners import set_timeouts
 from muletui.ipc import uwsgi_packet
 from muletui.stack import http_codec
 from muletui.stack.http_codec import RequestRecord, RequestRefusedError
@@ -72,10 +73,12 @@ def read_all(client: socket.socket) -> bytes:
 
 
 class Server:
-    """A loopback listener whose next connection is served by ``serve`` in a thread."""
+    """A loopback listener whose next connection is served by ``serve`` in a thread, with the
+    kernel timeouts a worker gives its listeners."""
 
-    def __init__(self, serve: Callable[[socket.socket, Any], Outcome]) -> None:
+    def __init__(self, serve: Callable[[socket.socket, Any], Outcome], timeout: float = 4.0) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
+        set_timeouts(self.listener, timeout)  # as the stack's listeners (its connections inherit them)
         self.port = self.listener.getsockname()[1]
         self.outcome: Outcome = None
         self._serve = serve
@@ -324,7 +327,7 @@ def test_connections_without_a_whole_request(codec: http_codec.ServeConnection) 
 
 
 def test_a_silent_client_times_out() -> None:
-    server = Server(lambda conn, addr: http_codec.serve_connection(conn, addr, app, {}, timeout=0.2))
+    server = Server(lambda conn, addr: http_codec.serve_connection(conn, addr, app, {}), timeout=0.2)
     with socket.create_connection(("127.0.0.1", server.port)) as client:
         assert read_all(client) == b""  # the server gave up and closed
     assert server.result() is None
