@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 from muletui.engine import events
 from muletui.engine.lifecycle import RespawnPolicy
-from muletui.engine.output import MAX_LINE, LineSplitter
+from muletui.engine.output import MAX_LINE, PACE, LineSplitter, PipeReader
 
 
 def test_splitter_keeps_partial_tails():
@@ -23,6 +25,36 @@ def test_splitter_cuts_huge_lines():
     lines = splitter.feed(b"x" * (MAX_LINE * 2 + 10))
     assert lines == [b"x" * MAX_LINE, b"x" * MAX_LINE]
     assert splitter.flush() == [b"x" * 10]
+
+
+async def test_a_busy_pipe_is_read_in_paced_batches_and_a_quiet_one_at_once():
+    """A line at a time, every 0.5 ms for 0.2 s: far fewer batches than lines, none lost; then a
+    single line after a pause arrives well within the pace."""
+    read, written = os.pipe()
+    batches: list[tuple[float, list[str]]] = []
+    ended = asyncio.Event()
+    reader = PipeReader(read, lambda lines: batches.append((time.monotonic(), [line.text for line in lines])), ended.set)
+
+    def write_lines() -> None:
+        for number in range(400):
+            os.write(written, f"line {number}\n".encode())
+            time.sleep(0.0005)
+
+    writer = threading.Thread(target=write_lines)
+    writer.start()
+    while writer.is_alive():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(PACE * 4)
+    assert [text for _, lines in batches for text in lines] == [f"line {n}" for n in range(400)]
+    assert len(batches) < 400 / 4, len(batches)
+    sent = time.monotonic()
+    os.write(written, b"alone\n")
+    while batches[-1][1] != ["alone"]:
+        await asyncio.sleep(0.0005)
+    assert batches[-1][0] - sent < 0.05
+    os.close(written)
+    await asyncio.wait_for(ended.wait(), 5)
+    assert reader.closed
 
 
 async def test_stdout_and_stderr_are_tagged_and_junk_is_replaced(stack, write):
