@@ -26,23 +26,18 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from muletui.config.builder import Plan
 from muletui.engine import events
 from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
-from muletui.engine.reloader import (
-    Reloader,
-    ReloadStack,
-    Request,
-    Watched,
-    app_files,
-    mule_scripts,
-    stack_files,
-)
 from muletui.engine.shutdown import BRUTAL_EXIT, GRACEFUL_EXIT, PLAIN_STOP, Shutdown, killing
 from muletui.hooks import run_exit_commands, run_start_commands
 from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
+
+if TYPE_CHECKING:
+    from muletui.engine.reloader import Reloader, Request
 
 __all__ = ["HangUp", "RecordError", "StackReloads", "StackSession"]
 
@@ -307,6 +302,14 @@ class StackSession:
             self._log("Python auto-reloader enabled")
         if not (config.py_autoreload or self._reload_on_save):
             return  # as uWSGI: nothing is watched
+        from muletui.engine.reloader import (  # noqa: PLC0415 - only a stack that watches loads it
+            Reloader,
+            Watched,
+            app_files,
+            mule_scripts,
+            stack_files,
+        )
+
         modules = stack_files(self.master.module_files, config.py_autoreload_ignore)
         self._uwsgi_watched = frozenset(modules) if config.py_autoreload else frozenset()
         if self._reload_on_save:
@@ -324,6 +327,8 @@ class StackSession:
         """One batch of saves: the master's line for it, then the restart or the reload."""
         if self._halted.is_set():
             return
+        from muletui.engine.reloader import ReloadStack  # noqa: PLC0415 - loaded with the reloader
+
         if isinstance(request, ReloadStack):
             if request.path in self._uwsgi_watched:
                 self._log(f"[uwsgi-python-reloader] module/file {request.file} has been modified")
