@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 from muletui.ipc.spec import SocketSpec
 
+#: ``struct tcp_info``: on a listening socket, ``tcpi_unacked`` is its accept queue's length.
+_UNACKED = struct.Struct("I")
+_UNACKED_OFFSET = 24  # after 8 one-byte fields and rto, ato, snd_mss, rcv_mss
+_TCP_INFO_SIZE = 104
+
 
 class BindError(OSError):
     """A socket could not be bound; ``str()`` is uWSGI's kind of line for it."""
@@ -34,6 +39,14 @@ class Listener:
     @property
     def unix(self) -> bool:
         return self.sock.family == socket.AF_UNIX
+
+    def queue(self) -> int:
+        """Connections waiting in the kernel for a worker's ``accept`` (uWSGI reads a TCP
+        socket's from ``TCP_INFO``, as here; 0 for a unix socket, which Linux does not tell)."""
+        if self.unix:
+            return 0
+        info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+        return int(_UNACKED.unpack_from(info, _UNACKED_OFFSET)[0])
 
     def bound_line(self) -> str:
         """uWSGI's ``uwsgi socket N bound to TCP address ADDR fd F`` (with its note for an

@@ -66,7 +66,7 @@ class StatsFeed:
         workers = tuple(self._worker(view, master.workers[view.worker_id]) for view in snapshot.workers)
         self._seen = {worker.id: worker.requests for worker in workers}
         sockets = tuple(
-            SocketFigures(listener.bound, listener.spec.protocol, max_queue=config.listen)
+            SocketFigures(listener.bound, listener.spec.protocol, queue=listener.queue(), max_queue=config.listen)
             for listener in master.listeners.sockets
         )
         return StackFigures(
@@ -77,6 +77,7 @@ class StatsFeed:
             workers=workers,
             mules=self._mules(snapshot),
             sockets=sockets,
+            listen_queue=sum(sock.queue for sock in sockets),  # uWSGI's: every socket's queue
             user_locks=tuple(lock.holder_pid for lock in snapshot.locks),
             signal_queue=snapshot.shared_worker_signals_pending,
             app_loaded=any(kind != "import" for kind, _value in config.app),

@@ -143,3 +143,49 @@ def test_a_taken_stats_address_stops_the_stack_before_anything_forks(cli, write)
         assert run.wait() == 1
     assert f"unable to bind the stats server to 127.0.0.1:{port}: Address already in use" in run.output
     assert "spawned" not in run.output
+
+
+SLOW_APP = """
+import time
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(30)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+"""
+
+
+def poll_document(port: int, done, what: str) -> dict[str, Any]:
+    """The stats document, read again every 50 ms until ``done(document)`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    stats = document(port)
+    while not done(stats):
+        assert time.monotonic() < deadline, f"{what}: {json.dumps(stats)[:600]}"
+        time.sleep(0.05)
+        stats = document(port)
+    return stats
+
+
+def test_listen_queue_counts_the_connections_waiting_for_a_worker(cli, write):
+    """uWSGI reads each TCP socket's accept queue (TCP_INFO) into ``queue`` and sums them in
+    ``listen_queue``: with its one worker busy, 3 requests sent wait in the queue."""
+    write("app.py", SLOW_APP)
+    port = free_port()
+    run = cli("--headless", "--http-socket", "127.0.0.1:0", "--stats", f"127.0.0.1:{port}", "--wsgi-file", "app.py")
+    output = run.read_until(r"spawned uWSGI worker 1 \(pid: \d+")
+    address = re.search(r"bound to TCP address 127\.0\.0\.1:(\d+)", output)
+    target = ("127.0.0.1", int(address[1]))
+    clients = [socket.create_connection(target, timeout=10)]
+    clients[0].sendall(b"GET /slow HTTP/1.0\r\n\r\n")
+    poll_document(port, lambda stats: stats["workers"][0]["status"] == "busy", "the worker busy")
+    assert document(port)["listen_queue"] == 0
+    for _ in range(3):
+        clients.append(socket.create_connection(target, timeout=10))
+        clients[-1].sendall(b"GET /queued HTTP/1.0\r\n\r\n")
+    stats = poll_document(port, lambda stats: stats["listen_queue"] == 3, "3 connections queued")
+    assert (stats["sockets"][0]["queue"], stats["sockets"][0]["max_queue"]) == (3, 100)
+    for client in clients:
+        client.close()
+    run.process.send_signal(signal.SIGINT)
+    assert run.wait() == 0
