@@ -64,7 +64,7 @@ class WorkerView:
     exceptions: int  # requests whose app raised
     signals_handled: int
     tx_bytes: int  # headers and bodies sent
-    avg_msecs: float  # mean request time (running time / requests)
+    avg_msecs: float  # uWSGI's running average of request times: (average + each new one) / 2
     running_msecs: float  # time spent serving requests
     signals_pending: int  # bytes (= signals) pending in the worker's own signal socket
     cpu_seconds: float
@@ -207,7 +207,7 @@ def _worker_view(slot: Slot, stats: StatsBlock, record_slot: int, channels: Chan
         exceptions=record[Field.EXCEPTIONS],
         signals_handled=record[Field.SIGNALS_HANDLED],
         tx_bytes=record[Field.TX],
-        avg_msecs=running / requests if requests else 0.0,
+        avg_msecs=record[Field.AVG_RT] / 1000,
         running_msecs=running,
         signals_pending=channels.worker_signals[slot.number].pending_bytes(),
         cpu_seconds=cpu,

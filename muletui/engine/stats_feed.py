@@ -3,7 +3,7 @@
 Imported by the master only when ``--stats`` is given (the stats server and its JSON stay out
 of a stack without it). Figures are uWSGI's units: microseconds for ``running_time`` and
 ``avg_rt``, bytes for ``tx``, unix seconds for ``last_spawn``, ``respawn_count`` 1 for a first
-spawn. ``avg_rt`` is the mean over the worker's requests (uWSGI's is a running average).
+spawn. ``avg_rt`` is uWSGI's running average: (the previous one + each request's time) / 2.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class Field(IntEnum):
     TX = 13  # workers: bytes sent (headers and bodies)
     RUNNING_TIME = 14  # workers: microseconds spent serving requests
     EXCEPTIONS = 15  # workers: requests whose app raised
+    AVG_RT = 16  # workers: uWSGI's running average of request times, µs: (average + this one) // 2
 
 
 RECORD_WORDS = len(Field)

@@ -264,7 +264,7 @@ def workers() -> tuple[dict[str, object], ...]:
             "status": worker_status(record[Field.ACTIVITY], record[Field.ACTIVITY_ARG]).encode() if record else b"idle",
             "rss": 0, "vsz": 0, "running_time": record[Field.RUNNING_TIME] if record else 0, "last_spawn": 0,
             "respawn_count": 0, "tx": record[Field.TX] if record else 0,
-            "avg_rt": record[Field.RUNNING_TIME] // requests if record and requests else 0, "apps": (),
+            "avg_rt": record[Field.AVG_RT] if record else 0, "apps": (),
         })
     return tuple(records)
 

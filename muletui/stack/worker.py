@@ -139,6 +139,7 @@ class Worker:
         words[index[Field.REQUESTS]] += 1
         words[index[Field.TX]] += tx
         words[index[Field.RUNNING_TIME]] += micros
+        words[index[Field.AVG_RT]] = (words[index[Field.AVG_RT]] + micros) // 2
         words[index[Field.EXCEPTIONS]] += raised
         return sum(words[i] for i in self.all_requests)
 

@@ -277,3 +277,16 @@ async def test_a_silent_connection_holds_no_worker_unless_accepts_are_not_deferr
     await run.line("^spawned uWSGI worker 1")
     waited = await asyncio.to_thread(silent_then_get, run.master.listeners.address())
     assert (waited >= 0.9) is waits, waited
+
+
+async def test_average_request_time_is_uwsgis_running_average(stack, write):
+    """uWSGI keeps avg_rt as (average + this request's time) / 2: a 0.4 s request then a quick
+    one give about 100 ms (the mean would be about 200 ms)."""
+    app = write("app.py", APP)
+    run = await stack("--http-socket", "127.0.0.1:0", "--wsgi-file", app)
+    await run.line("^spawned uWSGI worker 1")
+    address = run.master.listeners.address()
+    assert (await asyncio.to_thread(get, address, "/slow?0.4"))[0] == 200
+    assert (await asyncio.to_thread(get, address, "/quick"))[0] == 200
+    await run.until(lambda: run.master.snapshot().workers[0].requests == 2, what="both requests counted")
+    assert 95 <= run.master.snapshot().workers[0].avg_msecs <= 150
