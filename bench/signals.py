@@ -5,7 +5,9 @@ run by run, and prints the medians with their muletui/uWSGI ratio:
 
 - signal round trip p50 and p99: mule 1 raises a signal routed to signal-mode mule 2, whose
   handler sends a message back (mule 1 → master → mule 2 → mule 1);
-- fan-out p50 and p99: the same signal routed to ``mules``; raise → the 8th answer;
+- fan-out p50 and p99: mule 1 raises a signal for target ``mules`` (mule 1 and 8 signal-mode
+  mules); the time until all 8 handlers have acked with ``mule_msg(b"<their id>", 1)``, each
+  ack checked (mule 1's own copy is taken between raises, outside the timing);
 - file monitor: touch a file in a watched directory → the handler runs, p50;
 - the master's CPU while idle (a file monitor armed, a 1 s timer firing);
 - timer error: how far a 1 s timer's fires stray from a perfect 1 s grid, max and median;
@@ -72,14 +74,16 @@ def answer(signum):
     uwsgi.mule_msg(b"x", DRIVER)
 
 
-def answer_fan_out(signum):
-    """Fan-out: every mule gets the signal; each signal-mode one answers the driver."""
-    if uwsgi.mule_id() != DRIVER:
-        uwsgi.mule_msg(b"x", DRIVER)
+def ack_fan_out(signum):
+    """Fan-out: every mule gets the signal; each signal-mode one acks to the driver, mule 1,
+    with its own id (the driver checks that each of them acked)."""
+    me = uwsgi.mule_id()
+    if me != DRIVER:
+        uwsgi.mule_msg(b"%d" % me, DRIVER)
 
 
 uwsgi.register_signal(plan["round_trip_signal"], "mule2", answer)
-uwsgi.register_signal(plan["fan_out_signal"], "mules", answer_fan_out)
+uwsgi.register_signal(plan["fan_out_signal"], "mules", ack_fan_out)
 
 
 def application(environ, start_response):
@@ -93,7 +97,9 @@ import json, time, uwsgi
 
 plan = json.load(open("signals.json"))
 phase = plan["phases"][plan["phase"]]
-signum, answers, warmup, count = phase["signal"], phase["answers"], phase["warmup"], phase["count"]
+signum, warmup, count = phase["signal"], phase["warmup"], phase["count"]
+acks = {ack.encode() for ack in phase["acks"]}  # one per answering mule
+answers = len(acks)
 time.sleep(plan["settle"])  # let the rest of the stack finish starting
 
 clock, raise_signal, get = time.perf_counter_ns, uwsgi.signal, uwsgi.mule_get_msg
@@ -101,10 +107,10 @@ samples = []
 for _ in range(warmup + count):
     t0 = clock()
     raise_signal(signum)
-    for _ in range(answers):
-        if get() != b"x":
-            raise SystemExit("unexpected answer")
+    got = {get() for _ in range(answers)}
     samples.append(clock() - t0)
+    if got != acks:
+        raise SystemExit(f"unexpected answers {sorted(got)}")
     # "mules" includes this mule: take its copy (the handler does nothing here), or its
     # signal socket fills up and both masters log two lines per raise.
     while phase["drain"] and get(signals=False, timeout=0) is None:
@@ -203,19 +209,20 @@ class SignalResults(Results):
 
 
 def signal_metrics(phase: str, mules: int) -> tuple[str, str]:
-    label = "signal round trip" if phase == "round_trip" else f"fan-out to {mules} mules"
+    label = "signal round trip" if phase == "round_trip" else f"fan-out raise → {mules} mules acked"
     return f"{label} p50 (µs)", f"{label} p99 (µs)"
 
 
 def measure_signal_phase(phase: str, engine: Engine, setup: Setup, results: SignalResults, run: int) -> str:
-    """One stack: driver mule 1 and signal-mode mules; the driver times raise → last answer."""
+    """One stack: driver mule 1 and signal-mode mules; the driver times raise → last ack."""
     plan = setup.plan
     answers = 1 if phase == "round_trip" else plan.fan_out_mules
+    acks = ["x"] if phase == "round_trip" else [str(mule) for mule in range(2, answers + 2)]
     warmup, count = plan.round_trip if phase == "round_trip" else plan.fan_out
     phases = {
         phase: {
             "signal": ROUND_TRIP_SIGNAL if phase == "round_trip" else FAN_OUT_SIGNAL,
-            "answers": answers,
+            "acks": acks,
             "warmup": warmup,
             "count": count,
             "drain": phase == "fan_out",
