@@ -74,9 +74,6 @@ def _poller(fds: list[int]) -> _Poll:
     return poller.poll
 
 
-_wakeup_ready = _poller([])  # polls the wakeup pipe alone, once there is one
-
-
 class _PollSet:
     """Sources (descriptor, name) in priority order, and one ``poll`` over them all; ``name``
     ``"signal"`` marks a signal socket. ``main_poll`` polls the signal wakeup pipe too, for
@@ -110,7 +107,7 @@ def bind(context: Context) -> None:
     global _mule_id, _slot, _mule_count, _send_fds, _farm_send_fds, _own_recv_fd, _shared_recv_fd
     global _farm_recv_fds, _my_farms, _queue_bufsize, _words, _i_out, _i_in, _i_dropped, _i_activity
     global _i_activity_arg, _message_set, _message_farm_set, _i_sent, _i_read_own, _sent_at, _read_at
-    global _admit, _post, _wakeup_fd, _main_thread, _wakeup_ready
+    global _admit, _post, _wakeup_fd, _main_thread
     spec = context.spec
     _admit, _post = context.reporter.admit, context.reporter.post
     _mule_id, _slot = context.mule_id, context.slot
@@ -145,7 +142,6 @@ def bind(context: Context) -> None:
     _poll_sets.clear()
     if _mule_id:
         _wakeup_fd, _main_thread = _watch_signals(), _get_ident()
-        _wakeup_ready = _poller([_wakeup_fd])
         _message_set = _poll_set([(_own_recv_fd, "own"), (_shared_recv_fd, "shared")])
         _message_farm_set = _poll_set(_message_set.sources + _farm_recv_fds)
 
@@ -330,31 +326,24 @@ def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int, int
     In a mule's main thread, a signal with a Python handler that arrives during the wait ends
     it as it ends uWSGI's ``poll()``: ``interrupted`` (uWSGI's log line, if any) is logged, then
     ``_INTERRUPTED`` returned, or the handler's exception raised. A signal handled before the
-    wait began does not end it.
+    wait began does not end it: the main thread first looks without waiting (one ``poll`` that
+    drains such a signal's wakeup byte and takes whatever source is ready already).
     """
     main = _get_ident() == _main_thread
-    poll, sources = (poll_set.main_poll if main else poll_set.poll), poll_set.sources
-    if main and _wakeup_ready(0):
-        _signal_came()
+    sources = poll_set.sources
+    if main:
+        poll = poll_set.main_poll
+        ready = dict(poll(0))
+        if _wakeup_fd in ready:
+            _signal_came()
+            del ready[_wakeup_fd]
+    else:
+        poll, ready = poll_set.poll, {}
     deadline = None if timeout < 0 else time.monotonic() + timeout
     _words[_i_activity_arg] = poll_set.listening  # the console's "signals piling up" hint reads this
     _words[_i_activity] = activity
     try:
         while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
-            try:
-                ready = dict(poll(remaining))
-            except BaseException:  # a signal handler raised, CPython re-raises it from poll()
-                if main and _signal_came() and interrupted:
-                    log(interrupted)
-                raise
-            if not ready:
-                return _TIMEOUT
-            if _wakeup_fd in ready:
-                _signal_came()
-                if interrupted:
-                    log(interrupted)
-                return _INTERRUPTED
             for fd, name in sources:
                 if fd not in ready:
                     continue
@@ -369,8 +358,20 @@ def _wait(poll_set: _PollSet, buffer_size: int, timeout: int, activity: int, int
                 except BlockingIOError:
                     continue  # another reader won the race
                 return received(data, _read_at[fd], name, buffer_size)
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+            try:
+                ready = dict(poll(remaining))
+            except BaseException:  # a signal handler raised, CPython re-raises it from poll()
+                if main and _signal_came() and interrupted:
+                    log(interrupted)
+                raise
+            if not ready:
                 return _TIMEOUT
+            if _wakeup_fd in ready:
+                _signal_came()
+                if interrupted:
+                    log(interrupted)
+                return _INTERRUPTED
     finally:
         _words[_i_activity] = _RUNNING
 

@@ -195,11 +195,13 @@ def _signal_loop(uwsgi: ModuleType) -> None:
         poller.register(fd, select.EPOLLIN)
     words = context.stats.words
     activity = context.index(Field.ACTIVITY)
+    idle, handling_message = int(Activity.IDLE), int(Activity.HANDLING_MESSAGE)  # enum members index slowly
+    wait, take = poller.poll, signals.take
     while True:
-        words[activity] = Activity.IDLE
-        for fd, _event in poller.poll(-1, 1):
+        words[activity] = idle
+        for fd, _event in wait(-1, 1):
             if fd in signal_fds:
-                signals.take(fd)
+                take(fd)
                 continue
             hook = getattr(uwsgi, "mule_msg_hook", None)
             data = messaging.read_for_signal_loop(fd, queues[fd], hooked=hook is not None)
@@ -208,7 +210,7 @@ def _signal_loop(uwsgi: ModuleType) -> None:
             if hook is None:
                 log(f"*** mule {mule_id} received a {len(data)} bytes message ***")
                 continue
-            words[activity] = Activity.HANDLING_MESSAGE
+            words[activity] = handling_message
             try:
                 hook(data)
             except Exception as error:  # noqa: BLE001 - uWSGI prints hook errors and goes on

@@ -31,6 +31,7 @@ MAX_PATH = 255
 _handlers: dict[int, tuple[str, Callable[[int], object]]] = {}
 _routes: dict[int, list[tuple[str, int]] | None] = {}  # signal -> sockets, cached per process
 _context: Context | None = None
+_slot = 0  # this process's stats slot (the Context computes it at every ask)
 _raise_fd = -1
 _raise_bufsize = 0
 _signal_fds: list[int] = []  # sockets mule_get_msg(signals=False) and signal_wait poll
@@ -43,12 +44,18 @@ _harakiri_ns = 0
 _HANDLING_SIGNAL = int(Activity.HANDLING_SIGNAL)
 _DETAIL_EVENTS = int(HeaderFlag.DETAIL_EVENTS)
 _RUNNING = int(Activity.RUNNING)
+_SIGNAL_BYTES = [bytes((signum,)) for signum in range(256)]
+_monotonic = time.monotonic
+# This process's reporter, bound by bind(); called only while the master asks for events.
+_admit: Callable[[], bool]
+_post: Callable[[reports.Report], None]
 
 
 def bind(context: Context) -> None:
-    global _context, _raise_fd, _raise_bufsize, _signal_fds, _words, _harakiri_ns
+    global _context, _slot, _raise_fd, _raise_bufsize, _signal_fds, _words, _harakiri_ns, _admit, _post
     global _i_activity, _i_activity_arg, _i_harakiri_signal, _i_harakiri_at, _i_handled
-    _context = context
+    _context, _slot = context, context.slot
+    _admit, _post = context.reporter.admit, context.reporter.post
     _words = context.stats.words
     _i_activity, _i_activity_arg = context.index(Field.ACTIVITY), context.index(Field.ACTIVITY_ARG)
     _i_harakiri_signal, _i_harakiri_at = context.index(Field.HARAKIRI_SIGNAL), context.index(Field.HARAKIRI_AT)
@@ -187,8 +194,7 @@ def signal(num: object, node: object = None, /) -> None:
     if node is not None:
         _remote_signal(signum, node)
         return
-    assert _context is not None
-    if not _context.slot:
+    if not _slot:
         # The stack root runs user code only while it imports the app: uWSGI's master has no
         # signal socket yet then, so the signal is lost with this line (pyuwsgi 2.0.30).
         log("uwsgi_signal_send(): Bad file descriptor [core/signal.c line 306]")
@@ -203,9 +209,8 @@ def signal(num: object, node: object = None, /) -> None:
 def to_master(signum: int) -> bool:
     """Write ``signum`` into the master's raise channel for it to route; ``False`` (with
     uWSGI's line) when the channel is full. A worker forwards a remote signal this way."""
-    assert _context is not None
     try:
-        os.write(_raise_fd, reports.RAISE_FORMAT.pack(_context.slot, signum))
+        os.write(_raise_fd, reports.RAISE_FORMAT.pack(_slot, signum))
     except BlockingIOError:
         log(
             f"*** SIGNAL QUEUE IS FULL: buffer size {_raise_bufsize} bytes "
@@ -217,10 +222,8 @@ def to_master(signum: int) -> bool:
 
 def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
     """Write the signal byte into each socket, with the master's lines when one is full."""
-    assert _context is not None
-    byte = bytes((signum,))
-    delivered: list[str] = []
-    dropped: list[str] = []
+    byte = _SIGNAL_BYTES[signum]
+    dropped: tuple[str, ...] = ()
     for name, fd in route:
         try:
             os.write(fd, byte)
@@ -230,11 +233,10 @@ def _deliver(signum: int, route: list[tuple[str, int]]) -> None:
                 "(you can tune it with --signal-bufsize) ***"
             )
             log(f"could not deliver signal {signum} to {name}")
-            dropped.append(name)
-        else:
-            delivered.append(name)
-    if _words[_DETAIL_EVENTS] and _context.reporter.admit():
-        _context.reporter.post((reports.ROUTED, _context.slot, signum, tuple(delivered), tuple(dropped)))
+            dropped += (name,)
+    if _words[_DETAIL_EVENTS] and _admit():
+        delivered = tuple(name for name, _fd in route if name not in dropped)
+        _post((reports.ROUTED, _slot, signum, delivered, dropped))
 
 
 def _remote_signal(signum: int, node: object) -> None:
@@ -280,11 +282,10 @@ def _master_died() -> None:
 
 def run_handler(signum: int) -> None:
     """Run ``signum``'s handler here, under --mule-harakiri; report how it went."""
-    assert _context is not None
     words = _words
     entry = _handlers.get(signum)
     ok = entry is not None
-    start = time.monotonic()
+    start = _monotonic()
     if entry is not None:
         words[_i_activity] = _HANDLING_SIGNAL
         words[_i_activity_arg] = signum
@@ -301,10 +302,11 @@ def run_handler(signum: int) -> None:
             words[_i_activity] = _RUNNING
         words[_i_handled] += 1
     if not ok:
+        assert _context is not None
         where = f"mule {_context.mule_id}" if _context.mule_id else f"worker {_context.worker_id}"
         log(f"{time.ctime()} - error managing signal {signum} on {where}")
-    if words[_DETAIL_EVENTS] and _context.reporter.admit():  # per-signal reports only on demand
-        _context.reporter.post((reports.HANDLED, _context.slot, signum, time.monotonic() - start, ok))
+    if words[_DETAIL_EVENTS] and _admit():  # per-signal reports only on demand
+        _post((reports.HANDLED, _slot, signum, _monotonic() - start, ok))
 
 
 def note_signal_wait() -> None:
@@ -356,7 +358,7 @@ def add_timer(num: object, secs: object, /) -> None:
     signum, seconds = signal_number(num), _integer(secs)
     if not _take_table_entry(HeaderFlag.TIMERS, "timers"):
         raise ValueError("unable to add timer")
-    _report((reports.ADD_TIMER, _slot(), signum, seconds, 0), always=True)
+    _report((reports.ADD_TIMER, _slot, signum, seconds, 0), always=True)
 
 
 def add_rb_timer(num: object, secs: object, iterations: object = 0, /) -> None:
@@ -364,7 +366,7 @@ def add_rb_timer(num: object, secs: object, iterations: object = 0, /) -> None:
     signum, seconds, count = signal_number(num), _integer(secs), _integer(iterations)
     if not _take_table_entry(HeaderFlag.RB_TIMERS, "rb_timers"):
         raise ValueError("unable to add rb_timer")
-    _report((reports.ADD_RB_TIMER, _slot(), signum, seconds, count), always=True)
+    _report((reports.ADD_RB_TIMER, _slot, signum, seconds, count), always=True)
 
 
 def add_cron(*args: object) -> bool:
@@ -377,7 +379,7 @@ def add_cron(*args: object) -> bool:
     fields = tuple(_integer(value) for value in args[1:])
     if not _take_table_entry(HeaderFlag.CRONS, "crons"):
         raise ValueError("unable to add cron")
-    _report((reports.ADD_CRON, _slot(), signum, *fields), always=True)
+    _report((reports.ADD_CRON, _slot, signum, *fields), always=True)
     return True
 
 
@@ -391,9 +393,4 @@ def add_file_monitor(num: object, path: str, /) -> None:
         raise ValueError("unable to add file monitor")
     if not _take_table_entry(HeaderFlag.FILE_MONITORS, "file monitors"):
         raise ValueError("unable to add file monitor")
-    _report((reports.ADD_FILE_MONITOR, _slot(), signum, os.path.abspath(path)), always=True)
-
-
-def _slot() -> int:
-    assert _context is not None
-    return _context.slot
+    _report((reports.ADD_FILE_MONITOR, _slot, signum, os.path.abspath(path)), always=True)
