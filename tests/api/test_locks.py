@@ -581,18 +581,19 @@ time.sleep(60)
 """
 
 
-def sleeping(pid: int) -> bool:
-    """The process is asleep in the kernel (state S in /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] == "S"
+def queued(pid: int) -> bool:
+    """The process sleeps in the kernel's queue of a PI futex (a pthread PI mutex's waiters)."""
+    with open(f"/proc/{pid}/wchan") as wchan:
+        where = wchan.read()
+    return "rt_mutex" in where or "futex" in where
 
 
 async def waiting_for_the_lock(run, mule_id: int, pid: int) -> None:
-    """Until mule ``mule_id`` reported its wait for lock 1 and sleeps in it."""
+    """Until mule ``mule_id`` reported its wait for lock 1 and is queued for it."""
     await run.until(
         lambda: any(e.mule_id == mule_id and e.operation == "wait" for e in run.of(events.LockOperation))
-        and sleeping(pid),
-        what=f"mule {mule_id} asleep in lock(1)",
+        and queued(pid),
+        what=f"mule {mule_id} queued in lock(1)",
     )
 
 
