@@ -29,6 +29,7 @@ POSITIVE = [
     "timer error max (ms)",
     "timer error median (ms)",
     "4-mule lock contention (cycles/s)",
+    "4 mules contending for one lock: acquire wait p99 of the worst mule (ms)",
     "PSS, master + 8 mules (MiB)",
     "RSS, master + 8 mules (MiB)",
     "lock exact count, 4 mules (cycles/s)",
