@@ -12,6 +12,7 @@ import compileall
 import contextlib
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -25,7 +26,8 @@ from types import TracebackType
 from typing import Self
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_UWSGI = os.environ.get("UWSGI", "/work/uwsgi-venv/bin/uwsgi")
+#: ``$UWSGI``, else the ``uwsgi`` on PATH (``pip install pyuwsgi``), else where earlier sessions kept it.
+DEFAULT_UWSGI = os.environ.get("UWSGI") or shutil.which("uwsgi") or "/tmp/uw/bin/uwsgi"
 
 #: Seconds a stack gets for a whole phase before the run is declared broken.
 PHASE_TIMEOUT = 60.0
