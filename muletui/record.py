@@ -1,4 +1,4 @@
-"""Frozen records: what ``@dataclass(frozen=True)`` gives a class, for a fraction of its cost at
+"""Records: what ``@dataclass`` gives a class (frozen by default), for a fraction of its cost at
 import.
 
 A dataclass writes and compiles its ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``,
@@ -7,6 +7,9 @@ which a module of thirty event kinds pays at every start (the master's, on the w
 mule). A :func:`record` class gets generic ``__repr__``, ``__eq__``, ``__hash__`` and frozen
 setters, and its ``__init__`` is compiled when the first instance is made, so it is as fast as
 a dataclass's afterwards (records such as output lines are made at high rates).
+``@record(frozen=False)`` is a plain ``@dataclass`` (its instances can be changed, and with
+``__eq__`` they are unhashable), ``@record(eq=False)`` keeps ``object``'s identity ``__eq__``
+and ``__hash__``, as a dataclass's ``eq=False`` does.
 
 Supported: fields from annotations (``ClassVar`` ones are not fields), defaults,
 ``field(default_factory=..., kw_only=True)``, inheritance from other records (a redeclared
@@ -19,7 +22,7 @@ import inspect
 import itertools
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T")
 _MISSING: Any = object()
@@ -63,9 +66,23 @@ def fields(instance_or_class: object) -> tuple[Field, ...]:
     return found
 
 
+@overload
+def record(cls: type[_T], /) -> type[_T]: ...
+
+
+@overload
+def record(*, frozen: bool = True, eq: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def record(cls: type[_T]) -> type[_T]:
-    """Make ``cls`` a frozen record (see the module's docstring)."""
+def record(cls: type[_T] | None = None, /, *, frozen: bool = True, eq: bool = True) -> Any:
+    """Make ``cls`` a record, frozen unless ``frozen`` is false (see the module's docstring)."""
+    if cls is None:
+        return lambda cls: _make(cls, frozen=frozen, eq=eq)
+    return _make(cls, frozen=frozen, eq=eq)
+
+
+def _make(cls: type[_T], *, frozen: bool, eq: bool) -> type[_T]:
     declared: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
         for inherited in base.__dict__.get("__record_fields__", ()):
@@ -86,7 +103,12 @@ def record(cls: type[_T]) -> type[_T]:
     type.__setattr__(cls, "__record_fields__", tuple(declared.values()))
     type.__setattr__(cls, "__match_args__", tuple(f.name for f in positional))
     type.__setattr__(cls, "__init__", _first_init)
-    for name, method in _METHODS.items():
+    methods: dict[str, Any] = {"__repr__": _repr}
+    if eq:
+        methods |= {"__eq__": _eq, "__hash__": _hash if frozen else None}
+    if frozen:
+        methods |= {"__setattr__": _setattr, "__delattr__": _delattr}
+    for name, method in methods.items():
         if name not in cls.__dict__:
             type.__setattr__(cls, name, method)
     return cls
@@ -152,12 +174,3 @@ def _setattr(self: object, name: str, value: object) -> None:
 
 def _delattr(self: object, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-_METHODS: dict[str, Callable[..., Any]] = {
-    "__repr__": _repr,
-    "__eq__": _eq,
-    "__hash__": _hash,
-    "__setattr__": _setattr,
-    "__delattr__": _delattr,
-}

@@ -12,10 +12,10 @@ so the ``$()``/``@()``/``%()`` passes leave their values alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from muletui.config.uwsgi_options import OPTION_LIST
+from muletui.record import record
 
 #: Why an option of the workers' family is not emulated.
 WORKERS_REASON = "muletui's workers serve one request at a time, on one thread, one per connection"
@@ -27,7 +27,7 @@ class Arity(Enum):
     OPTIONAL = "optional"  # optional argument, attached with '=' only
 
 
-@dataclass(frozen=True)
+@record
 class Option:
     """One option muletui knows; ``emulated`` False means accepted with a warning giving ``reason``."""
 
@@ -208,29 +208,27 @@ def family_reason(name: str) -> str:
     return next((reason for prefixes, reason in FAMILY_REASONS if name.startswith(prefixes)), "")
 
 
-def _uwsgi_table() -> tuple[dict[str, Option], dict[str, str]]:
-    """Every option of pyuwsgi 2.0.30's table, in its order, as an :class:`Option` not emulated;
-    and its short options: each letter names the first option that has it, as uWSGI's
+def _uwsgi_table() -> tuple[dict[str, Arity], dict[str, str]]:
+    """Every option of pyuwsgi 2.0.30's table, in its order, with how it takes its value; and its
+    short options: each letter names the first option that has it, as uWSGI's
     ``uwsgi_get_optname_by_index`` finds it."""
-    options: dict[str, Option] = {}
+    arities: dict[str, Arity] = {}
     shorts: dict[str, str] = {}
     for line in OPTION_LIST.splitlines():
         name, kind, *letters = line.split()
-        reason = family_reason(name) or OTHER_REASON
-        options[name] = Option(name, _KINDS[kind], "uWSGI options not emulated", "", emulated=False, reason=reason)
+        arities[name] = _KINDS[kind]
         for letter in letters:
             shorts.setdefault(letter, name)
-    return options, shorts
+    return arities, shorts
 
 
 _UWSGI, _SHORT = _uwsgi_table()
-#: Every name muletui knows: uWSGI's, then muletui's own aliases (``end``, as uWSGI's config
-#: logic reads it) and options; short letters only through :func:`short_option`.
-_BY_NAME: dict[str, Option] = dict(_UWSGI)
-for _option in OPTIONS:
-    for _name in (_option.name, *_option.aliases):
-        if len(_name) > 1:
-            _BY_NAME[_name] = _option
+#: muletui's own options and the uWSGI ones it emulates, by main name and long alias (``end``,
+#: as uWSGI's config logic reads it); short letters only through :func:`short_option`.
+_OWN: dict[str, Option] = {name: option for option in OPTIONS for name in (option.name, *option.aliases) if len(name) > 1}
+#: The rest of uWSGI's options, as not emulated, made as they are first looked up: a command
+#: line names a few of the table's ~900.
+_NOT_EMULATED: dict[str, Option] = {}
 #: The long options ``getopt_long`` takes on muletui's command line, in the order it lists an
 #: ambiguous abbreviation's possibilities: uWSGI's table, then muletui's own options.
 COMMAND_LINE_NAMES = (*_UWSGI, *(option.name for option in OPTIONS if option.name not in _UWSGI))
@@ -238,7 +236,12 @@ COMMAND_LINE_NAMES = (*_UWSGI, *(option.name for option in OPTIONS if option.nam
 
 def lookup(name: str) -> Option | None:
     """The option called ``name`` (a main name or an alias), ``None`` for no option."""
-    return _BY_NAME.get(name)
+    option = _OWN.get(name) or _NOT_EMULATED.get(name)
+    if option is None and name in _UWSGI:
+        reason = family_reason(name) or OTHER_REASON
+        option = Option(name, _UWSGI[name], "uWSGI options not emulated", "", emulated=False, reason=reason)
+        _NOT_EMULATED[name] = option
+    return option
 
 
 def is_uwsgi_option(name: str) -> bool:
@@ -266,5 +269,5 @@ def suggest(name: str) -> str:
     """`` (did you mean --mule?)`` for a near miss of a known option, else ``''``."""
     import difflib  # noqa: PLC0415 - only for a misspelt option: the master need not carry it
 
-    close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(name, [*_UWSGI, *_OWN], n=1, cutoff=0.8)
     return f" (did you mean --{close[0]}?)" if close else ""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from muletui.ipc.spec import FarmSpec, MuleSpec, SocketSpec
+from muletui.record import field, record
 
 
-@dataclass(frozen=True)
+@record
 class CronCommandSpec:
     """``--cron "MIN HOUR DAY MONTH WEEKDAY COMMAND"`` (``unique``: ``--unique-cron``)."""
 
@@ -18,7 +18,7 @@ class CronCommandSpec:
     unique: bool = False
 
 
-@dataclass
+@record(frozen=False)
 class StackConfig:
     """Mules, farms, the app and the few tunables the engine needs."""
 

@@ -13,11 +13,11 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from muletui.engine import events
 from muletui.engine.shutdown import no_mercy_line
+from muletui.record import record
 
 
 class SlotState(StrEnum):
@@ -56,7 +56,7 @@ def check_transition(old: SlotState, new: SlotState) -> None:
         raise IllegalTransitionError(f"{old.value} -> {new.value}")
 
 
-@dataclass(frozen=True)
+@record
 class RespawnPolicy:
     """How long to wait before respawning a crashed process.
 
@@ -78,7 +78,7 @@ class RespawnPolicy:
         return min(self.max_delay, self.base_delay * 2**extra)
 
 
-@dataclass(eq=False)
+@record(frozen=False, eq=False)
 class Slot:
     """The master's view of one process slot: ``kind`` (``"mule"`` or ``"worker"``) and ``number``
     name it (mule N, worker N); a slot outlives its incarnations, each a fork with its own pid."""
@@ -103,14 +103,14 @@ class Slot:
 # -- effects: what the master does for a decision, in the order given ----------------------
 
 
-@dataclass(frozen=True)
+@record
 class Spawn:
     """Fork the slot's next incarnation."""
 
     slot: Slot
 
 
-@dataclass(frozen=True)
+@record
 class Signal:
     """Send ``signum`` to incarnation ``pid``; if ``mercy`` is given and it is still alive that
     many seconds later, ask :meth:`Lifecycle.outlived_mercy`."""
@@ -121,7 +121,7 @@ class Signal:
     mercy: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class RetryIn:
     """Call :meth:`Lifecycle.retry_due` for the slot in ``seconds``."""
 
@@ -129,14 +129,14 @@ class RetryIn:
     seconds: float
 
 
-@dataclass(frozen=True)
+@record
 class CancelRetry:
     """Forget the slot's pending :class:`RetryIn`."""
 
     slot: Slot
 
 
-@dataclass(frozen=True)
+@record
 class Publish:
     """Publish ``event`` (a state change, a spawn or exit, a log line, a warning)."""
 

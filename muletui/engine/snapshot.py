@@ -10,18 +10,18 @@ SOCK_SEQPACKET socket tells its bytes but not how many messages they are.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from muletui.engine.channels import Channels
 from muletui.engine.lifecycle import Slot, SlotState
 from muletui.ipc.spec import FarmSpec, MuleSpec
 from muletui.ipc.stats_block import Activity, Field, StatsBlock, worker_status
+from muletui.record import record
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-@dataclass(frozen=True)
+@record
 class MuleView:
     """One mule slot: lifecycle from the master, counters from the stats block."""
 
@@ -46,7 +46,7 @@ class MuleView:
     queue_messages: int = 0  # messages in the mule's own queue (``queue_bytes`` is their size)
 
 
-@dataclass(frozen=True)
+@record
 class WorkerView:
     """One worker slot: lifecycle from the master, request figures from the stats block
     (uWSGI's stats ``workers[]`` keys: ``requests``, ``tx``, ``avg_rt``, ``status``...)."""
@@ -71,7 +71,7 @@ class WorkerView:
     rss_bytes: int
 
 
-@dataclass(frozen=True)
+@record
 class LockView:
     lock: int
     holder_pid: int  # as recorded (0: free, or cleared by a foreign unlock)
@@ -79,7 +79,7 @@ class LockView:
     waiters: tuple[int, ...]  # mule ids waiting in lock()
 
 
-@dataclass(frozen=True)
+@record
 class FarmView:
     name: str
     index: int
@@ -89,7 +89,7 @@ class FarmView:
     queue_messages: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class StackSnapshot:
     mules: tuple[MuleView, ...]
     locks: tuple[LockView, ...]

@@ -13,7 +13,7 @@ payload)`` the answer to a request (a tuple of :class:`ThreadStack` or an :class
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from muletui.record import record
 
 #: Largest datagram either end reads (under the socket's default 208 KiB send buffer, above
 #: which a send fails with EMSGSIZE).
@@ -23,7 +23,7 @@ MAX_DATAGRAM = 128 * 1024
 TEXT_LIMIT = 24 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class Stop:
     """Where a mule's debugger stopped: file, line and function of the frame, and the thread."""
 
@@ -38,7 +38,7 @@ class Stop:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@record
 class StackFrame:
     """One frame of a live stack; ``internal`` marks muletui's and the interpreter's own frames."""
 
@@ -49,7 +49,7 @@ class StackFrame:
     internal: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class ThreadStack:
     """One thread of a mule, outermost frame first."""
 
@@ -58,7 +58,7 @@ class ThreadStack:
     frames: tuple[StackFrame, ...]
 
 
-@dataclass(frozen=True)
+@record
 class EvalResult:
     """What a line typed at a mule's prompt gave: the value's repr, or the error (``ok`` False)."""
 

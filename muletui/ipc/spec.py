@@ -5,14 +5,14 @@ Sent once, pickled, over the control socket (both ends are muletui's own process
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from muletui.record import field, record
 
 #: Byte of the lock memfd that guards the 64-entry timer/cron/monitor counters (an OFD record
 #: lock), so the file is this long plus one; the user locks' mutexes are at its start.
 TABLE_LOCK_OFFSET = 1 << 20
 
 
-@dataclass(frozen=True)
+@record
 class MuleSpec:
     """One mule slot. ``program`` is uWSGI's "patch": ``x.py``, ``module:callable`` or ``None``."""
 
@@ -30,7 +30,7 @@ class MuleSpec:
         return "signal"
 
 
-@dataclass(frozen=True)
+@record
 class SocketSpec:
     """A listening socket the master binds: ``protocol`` ``http`` (``--http-socket``) or ``uwsgi``
     (``--socket``), ``address`` as given (``host:port``, ``:port``, a unix path or ``@abstract``)."""
@@ -39,7 +39,7 @@ class SocketSpec:
     address: str
 
 
-@dataclass(frozen=True)
+@record
 class FarmSpec:
     """A farm: its 1-based index in ``--farm`` order, its name and its members."""
 
@@ -48,7 +48,7 @@ class FarmSpec:
     members: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@record
 class ChannelFds:
     """The two ends of one channel (a socket pair): writers use ``send``, readers ``recv``."""
 
@@ -56,7 +56,7 @@ class ChannelFds:
     recv: int
 
 
-@dataclass(frozen=True)
+@record
 class StackSpec:
     """Everything a stack process needs to play its part."""
 

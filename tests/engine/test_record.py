@@ -68,3 +68,41 @@ def test_a_record_refuses_what_the_frozen_dataclass_refuses():
         class Bad:
             a: int = 0
             b: int
+
+
+@record(frozen=False)
+class Tally:
+    name: str
+    items: list[int] = field(default_factory=list)
+
+
+@dataclasses.dataclass
+class DataTally:
+    name: str
+    items: list[int] = dataclasses.field(default_factory=list)
+
+
+@record(frozen=False, eq=False)
+class Handle:
+    number: int
+
+
+def test_a_record_that_is_not_frozen_changes_and_compares_as_a_plain_dataclass():
+    made, twin = Tally("a"), DataTally("a")
+    made.items.append(1)
+    twin.items.append(1)
+    made.name, twin.name = "b", "b"
+    assert repr(made) == repr(twin).replace("DataTally", "Tally")
+    assert made == Tally("b", [1]) and made != Tally("b")
+    assert Tally("b").items is not Tally("b").items
+    assert Tally.__hash__ is DataTally.__hash__ is None
+    del made.items
+    assert not hasattr(made, "items")
+
+
+def test_a_record_without_eq_is_equal_only_to_itself_and_hashed_by_identity():
+    made, same = Handle(1), Handle(1)
+    assert made != same and made.__eq__(made) is True
+    assert hash(made) == object.__hash__(made)
+    made.number = 2
+    assert repr(made) == "Handle(number=2)"
