@@ -24,7 +24,6 @@ from muletui.engine import events
 from muletui.engine.agents import MuleAgents
 from muletui.engine.bus import EventBus
 from muletui.engine.channels import Channels
-from muletui.engine.cron_commands import CronCommands
 from muletui.engine.lifecycle import (
     CancelRetry,
     Effect,
@@ -42,13 +41,14 @@ from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import ModuleFile, RootCallbacks, RootProcess
 from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing
 from muletui.engine.signalling import SignalService
-from muletui.engine.snapshot import StackSnapshot, take_snapshot
 from muletui.engine.watchdog import Watchdog, WatchdogActions
 from muletui.ipc import reports
 from muletui.ipc.spec import TABLE_LOCK_OFFSET, StackSpec
 from muletui.ipc.stats_block import Field, HeaderFlag, StatsBlock, queue_count
 
 if TYPE_CHECKING:
+    from muletui.engine.cron_commands import CronCommands
+    from muletui.engine.snapshot import StackSnapshot
     from muletui.engine.stats_server import StatsServer
 
 MASTER_SENDER = -1  # sender id of messages sent from the master side (console, tests)
@@ -230,9 +230,12 @@ class Master:
         """The command line's timers, monitors and command crons, and the once-a-second watchdog."""
         assert self.signals is not None and self._stats is not None
         config = self.config
-        self._crons = CronCommands(
-            config.crons, self.signals.timers, config.environment(), config.chdir, self._publish, self._log, self._warn
-        )
+        if config.crons:  # a stack without crons need not carry them (nor the shell runner)
+            from muletui.engine.cron_commands import CronCommands  # noqa: PLC0415 - as the comment says
+
+            self._crons = CronCommands(
+                config.crons, self.signals.timers, config.environment(), config.chdir, self._publish, self._log, self._warn
+            )
         for signum, seconds in config.timers:
             self.signals.add_timer(signum, seconds)
         for signum, seconds in config.rb_timers:
@@ -490,6 +493,8 @@ class Master:
 
     def snapshot(self) -> StackSnapshot:
         """Every mule's state and counters, the locks and the farms, as of now."""
+        from muletui.engine.snapshot import take_snapshot  # noqa: PLC0415 - the console's, not headless's
+
         assert self._stats is not None and self._channels is not None
         return take_snapshot(
             self.mules, self.config.mules, self._stats, self._channels, self.config.farms, self.config.locks, self.workers
