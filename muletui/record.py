@@ -13,7 +13,8 @@ and ``__hash__``, as a dataclass's ``eq=False`` does.
 
 Supported: fields from annotations (``ClassVar`` ones are not fields), defaults,
 ``field(default_factory=..., kw_only=True)``, inheritance from other records (a redeclared
-field keeps its place), ``__match_args__``; :func:`fields` lists a record's fields.
+field keeps its place), ``__match_args__``; :func:`fields` lists a record's fields, :func:`replace`
+copies one with some fields changed.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def fields(instance_or_class: object) -> tuple[Field, ...]:
     cls = instance_or_class if isinstance(instance_or_class, type) else type(instance_or_class)
     found: tuple[Field, ...] = cls.__record_fields__  # type: ignore[attr-defined]
     return found
+
+
+def replace(instance: _T, /, **changes: Any) -> _T:
+    """A new record like ``instance`` with ``changes`` to its fields, as ``dataclasses.replace``."""
+    values = {f.name: getattr(instance, f.name) for f in fields(instance)}
+    return type(instance)(**(values | changes))
 
 
 @overload

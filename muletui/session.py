@@ -24,7 +24,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,7 @@ from muletui.engine.bus import EventBus
 from muletui.engine.master import Master, StackStartError, StackState
 from muletui.engine.shutdown import BRUTAL_EXIT, GRACEFUL_EXIT, PLAIN_STOP, Shutdown, killing
 from muletui.hooks import run_exit_commands, run_start_commands
+from muletui.record import record
 from muletui.recorders import EventsWriter, LogFileWriter, Recorder, RecordError
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class HangUp(Enum):
     QUIT = "the terminal is gone"  # the console: nobody is left to look at it
 
 
-@dataclass(frozen=True)
+@record
 class StackReloads:
     """How a front end hears of the reloads the session makes by itself (a saved file,
     ``--touch-reload``, ``--py-autoreload``); :meth:`StackSession.restart` is not one of them."""
@@ -105,8 +105,8 @@ class StackSession:
         except RecordError:
             self._close_records()
             raise
-        for record in self.records:
-            self.bus.add_sink(record)
+        for sink in self.records:
+            self.bus.add_sink(sink)
         self.shutdown = PLAIN_STOP  # how the stop asked for goes (the first request's)
         self._stop_requested = asyncio.Event()
         self._halted = asyncio.Event()  # a stop asked for, or closing: no stack starts any more
@@ -408,8 +408,8 @@ class StackSession:
         self.bus.publish(events.StackWarning(text=text))
 
     def _close_records(self) -> None:
-        for record in self.records:
-            record.close()
+        for sink in self.records:
+            sink.close()
 
 
 async def _first(*waits: Coroutine[object, object, object]) -> None:

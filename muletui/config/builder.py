@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
 from muletui.config.limits import check_counts, check_mule_count, check_number
 from muletui.config.option_table import Option, custom_option, is_uwsgi_option, lookup, suggest
 from muletui.config.stack_config import CronCommandSpec, StackConfig
 from muletui.ipc.spec import FarmSpec, MuleSpec, SocketSpec
+from muletui.record import field, record
 
 _FALSE_WORDS = frozenset({"false", "off", "no", "0"})
 
 
-@dataclass
+@record(frozen=False)
 class RunOptions:
     """muletui's own options: how to run the stack, not what it is."""
 
@@ -36,7 +36,7 @@ class RunOptions:
     show_help: bool = False
 
 
-@dataclass
+@record(frozen=False)
 class Plan:
     """Everything the command line asked for."""
 

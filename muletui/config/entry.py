@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from muletui.record import record
 
 
-@dataclass(frozen=True)
+@record
 class ConfigEntry:
     """One option occurrence, in declaration order.
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
 
 from muletui.config.entry import ConfigEntry, ConfigError, quoted, shown
+from muletui.record import record
 
 C_INT_MAX = 2**31 - 1
 
@@ -41,7 +41,7 @@ MAX_LINE_CHARS = 64 << 10
 MAX_OPTIONS = 10_000
 
 
-@dataclass(frozen=True)
+@record
 class _Bound:
     most: int
     unit: str  # what is counted, for the message

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from muletui.config.entry import ConfigEntry, ConfigError
 from muletui.config.limits import MAX_OPTIONS
+from muletui.record import replace
 
 #: Keys that close the open block, whatever it is (``add_exported_option_do``).
 END_KEYS = frozenset({"end", "endfor", "endif", "end-if", "end-for"})

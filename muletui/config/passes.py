@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
 
 from muletui.config.entry import ConfigEntry, ConfigError, shown
 from muletui.config.limits import MAX_CONFIG_CHARS, MAX_LINE_CHARS
 from muletui.config.option_table import lookup
+from muletui.record import replace
 
 #: Substitutions in one value before muletui gives up: ``a = %(a)`` with ``b = x%(a)`` makes
 #: uWSGI 2.0.30 substitute forever (its rescan finds the same reference again).

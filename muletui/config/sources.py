@@ -10,8 +10,6 @@ is read (its options inside a block skip the logic, as uWSGI's ``logic_opt_runni
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from muletui.config.entry import ConfigEntry, ConfigError, shown
 from muletui.config.files import config_kind, read_config_file, split_spec
 from muletui.config.limits import MAX_OPTIONS
@@ -19,6 +17,7 @@ from muletui.config.logic import BLOCKS, END_KEYS, ConfigLogic
 from muletui.config.magic import MagicTable
 from muletui.config.option_table import is_uwsgi_option, lookup
 from muletui.config.passes import apply_passes
+from muletui.record import replace
 
 #: The options that read a config file in place, and the reader each asks for (None: by extension).
 FILE_OPTIONS = {"ini": "ini", "xml": "xml", "yaml": "yaml", "json": "json", "include": None}

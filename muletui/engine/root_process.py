@@ -14,17 +14,17 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from muletui.engine import root_launch
 from muletui.ipc.spec import StackSpec
+from muletui.record import record
 
 _MAX_REPLY = 1 << 16
 #: Descriptors per ``("fds", numbers)`` datagram: the kernel takes at most 253 (SCM_MAX_FD).
 _FDS_PER_DATAGRAM = 200
 
 
-@dataclass(frozen=True)
+@record
 class ModuleFile:
     """A module the stack root had loaded once the app was imported (reported by it)."""
 
@@ -33,7 +33,7 @@ class ModuleFile:
     path: str  # that file's absolute path
 
 
-@dataclass(frozen=True)
+@record
 class RootCallbacks:
     """What the root reports, delivered on the event loop."""
 

@@ -4,7 +4,6 @@ cell says, and that it shows whole after a longer value replaced a shorter one."
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
@@ -12,6 +11,7 @@ from muletui.console.widgets.tables import CACHED_CELLS, CACHED_ROWS, LockFarmTa
 from muletui.engine.lifecycle import SlotState
 from muletui.engine.snapshot import FarmView, LockView, MuleView, StackSnapshot
 from muletui.ipc.stats_block import Activity
+from muletui.record import replace
 
 
 def mule(mule_id: int, state: SlotState = SlotState.RUNNING, **extra: object) -> MuleView:

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from muletui.record import field, fields, record
+from muletui.record import field, fields, record, replace
 
 _ticks = itertools.count(1)
 
@@ -106,3 +106,12 @@ def test_a_record_without_eq_is_equal_only_to_itself_and_hashed_by_identity():
     assert hash(made) == object.__hash__(made)
     made.number = 2
     assert repr(made) == "Handle(number=2)"
+
+
+def test_replace_copies_a_record_with_some_fields_changed_as_dataclasses_replace():
+    made = Point(1, 2, t=7)
+    assert replace(made, y=5) == Point(1, 5, t=7) and made.y == 2
+    assert replace(made, y=5).__dict__ == dataclasses.replace(DataPoint(1, 2, t=7), y=5).__dict__
+    assert replace(made, t=8).t == 8 and replace(made) == made and replace(made) is not made
+    with pytest.raises(TypeError):
+        replace(made, z=3)
