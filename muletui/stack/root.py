@@ -169,6 +169,7 @@ def module_files() -> list[tuple[str, str, str]]:
             os.path.dirname(muletui.__file__),
         }
     )
+    real_directories: dict[str, str] = {}  # most modules share a few: resolved once each
     found: list[tuple[str, str, str]] = []
     for name, module in list(sys.modules.items()):
         try:
@@ -180,7 +181,13 @@ def module_files() -> list[tuple[str, str, str]]:
         if file.endswith((".pyc", ".pyo", ".pyd")):
             file = file[:-1]
         path = os.path.abspath(file)
-        if os.path.isfile(path) and not os.path.realpath(path).startswith(outside):
+        if not os.path.isfile(path):
+            continue
+        directory, base = os.path.split(path)
+        if directory not in real_directories:
+            real_directories[directory] = os.path.realpath(directory)
+        real = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_directories[directory], base)
+        if not real.startswith(outside):
             found.append((name, file, path))
     return found
 
@@ -319,11 +326,13 @@ def main() -> None:
     # The master decides when the stack stops. Blocked, not ignored: a mule inherits the mask
     # and unblocks it once its handlers are in place, so a stop sent right after fork is kept.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    control, spec = _receive_spec(control)
-    sys.argv = ["uwsgi"]
-    sys.path[:0] = [SHIM_DIR, *spec.pythonpath]
+    # The shim loads while the master readies the stack; it runs nothing of the user's.
+    sys.path.insert(0, SHIM_DIR)
     import uwsgi  # noqa: PLC0415 - only importable once SHIM_DIR is on the path
 
+    control, spec = _receive_spec(control)
+    sys.argv = ["uwsgi"]
+    sys.path[1:1] = spec.pythonpath  # after the shim's directory, as uWSGI's --pythonpath
     uwsgi._bind(spec, 0)
     if spec.workers:  # before the app, so workers share the codec's pages (and the app's imports too)
         import muletui.stack.worker  # noqa: F401, PLC0415 - only stacks with workers pay for HTTP
