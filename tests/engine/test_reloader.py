@@ -68,6 +68,28 @@ def test_the_root_reports_the_users_modules_not_pythons_nor_muletuis(tmp_path, m
     assert "os" not in found and "pytest" not in found and "muletui.stack.root" not in found
 
 
+def test_the_root_tells_a_module_by_its_real_path_whether_its_file_or_its_directory_is_a_link(tmp_path, monkeypatch):
+    """A link to one of muletui's files is muletui's (left out); a file reached through a linked
+    directory is the user's, named by the path it was imported from."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "users_module_in_linked_dir.py").write_text("X = 1\n")
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "users_link_to_muletui.py").symlink_to(Path(module_files.__code__.co_filename))
+    monkeypatch.syspath_prepend(str(tmp_path / "via"))
+    monkeypatch.syspath_prepend(str(tmp_path / "links"))
+    import users_link_to_muletui  # noqa: F401, PLC0415 - muletui's file under a link
+    import users_module_in_linked_dir  # noqa: F401, PLC0415 - the user's, through a link
+
+    try:
+        found = {name: (file, path) for name, file, path in module_files()}
+    finally:
+        del sys.modules["users_link_to_muletui"], sys.modules["users_module_in_linked_dir"]
+    path = str(tmp_path / "via" / "users_module_in_linked_dir.py")
+    assert found["users_module_in_linked_dir"] == (path, path)
+    assert "users_link_to_muletui" not in found
+
+
 PROBE = 99  # the mule id of the probe script (see started)
 
 
