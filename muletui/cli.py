@@ -1,20 +1,30 @@
-"""``muletui``: parse uWSGI-style options, then run the stack (headless until the console lands)."""
+"""``muletui``: parse uWSGI-style options, then run the stack (headless until the console lands).
+
+:func:`main` starts the stack root's interpreter (:mod:`muletui.engine.root_launch`) before this
+process imports anything else, the config readers included, so that the root's Python start-up
+and imports overlap all of this one's. The root is kept when a stack runs as it was started (no
+``--chdir``, no ``--env``), started again when the stack asks for another directory or
+environment, and killed when no stack runs (``--help``, a refused command line) or not yet (a
+start command, which may prepare what the root reads, or a record file, which must open first).
+Hence the imports inside the functions here.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from muletui import UWSGI_VERSION, __version__
-from muletui.config.builder import Plan, build
-from muletui.config.entry import ConfigError
-from muletui.config.options import GROUPS, OPTIONS, Arity, lookup, parse_argv
 from muletui.engine import root_launch
-from muletui.lessons import find, lessons
-from muletui.preflight import refusal
+
+if TYPE_CHECKING:
+    from muletui.config.builder import Plan
 
 
 def demo_argv(name: str = "seed") -> list[str]:
     """The options that start lesson ``name`` (the seed's example by default)."""
+    from muletui.lessons import find  # noqa: PLC0415 - see the module's docstring
+
     lesson = find(name)
     assert lesson is not None, name
     return ["--ini", lesson.ini]
@@ -22,6 +32,8 @@ def demo_argv(name: str = "seed") -> list[str]:
 
 def demo_command(args: list[str]) -> list[str] | int:
     """``muletui demo`` lists the lessons (exit status); ``muletui demo NAME ...`` gives its argv."""
+    from muletui.lessons import find, lessons  # noqa: PLC0415 - see the module's docstring
+
     if not args or args[0].startswith("-"):
         if not args:
             width = max(len(lesson.name) for lesson in lessons())
@@ -39,6 +51,8 @@ def demo_command(args: list[str]) -> list[str] | int:
 
 
 def help_text() -> str:
+    from muletui.config.options import GROUPS, OPTIONS, Arity  # noqa: PLC0415 - see the module's docstring
+
     lines = [
         f"usage: muletui [uWSGI options] [CONFIG_FILE]   (muletui {__version__}, uWSGI {UWSGI_VERSION} mules)",
         "",
@@ -61,6 +75,20 @@ def help_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``muletui`` script; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    root_launch.launch_ahead(None, None)  # in this process's directory and environment
+    try:
+        return _run(args)
+    finally:
+        root_launch.discard_ahead()
+
+
+def _run(args: list[str]) -> int:
+    """Read the command line ``args`` and do what it asks; the exit status."""
+    from muletui.config.builder import build  # noqa: PLC0415 - see the module's docstring
+    from muletui.config.entry import ConfigError  # noqa: PLC0415
+    from muletui.config.options import lookup, parse_argv  # noqa: PLC0415
+    from muletui.preflight import refusal  # noqa: PLC0415
+
     if args[:1] == ["demo"]:
         lesson_args = demo_command(args[1:])
         if isinstance(lesson_args, int):
@@ -80,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(help_text())
         return 0
     if plan.run.serve is not None:
+        root_launch.discard_ahead()  # each session starts its own
         return serve(plan.run.serve, _session_args(args), plan.run.serve_sessions)
     if plan.run.show_version:
         print(f"muletui {__version__} (uWSGI {UWSGI_VERSION} mule semantics)")
@@ -88,17 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     if refused is not None:
         print(f"muletui: {refused}", file=sys.stderr)
         return 1
-    # The root's interpreter starts while this one imports the engine (and the console); not
-    # before a start command, which may prepare what it reads, nor before a record file opens
-    # (one that cannot stops the run before anything starts).
-    if not (plan.stack.commands or plan.run.log_file or plan.run.events_file):
-        root_launch.launch_ahead(plan.stack.chdir, plan.stack.environment())
-    try:
-        if plan.run.headless:
-            return run_headless(plan)
-        return run_console(plan)
-    finally:
-        root_launch.discard_ahead()
+    if plan.stack.commands or plan.run.log_file or plan.run.events_file:
+        root_launch.discard_ahead()  # the master starts one once they are done
+    else:
+        root_launch.keep_ahead(plan.stack.chdir, plan.stack.environment())
+    if plan.run.headless:
+        return run_headless(plan)
+    return run_console(plan)
 
 
 def run_headless(plan: Plan) -> int:

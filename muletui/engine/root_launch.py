@@ -81,6 +81,12 @@ def launch_ahead(cwd: str | None, env: dict[str, str] | None) -> None:
         _ahead = None
 
 
+def keep_ahead(cwd: str | None, env: dict[str, str] | None) -> None:
+    """Keep the root launched ahead if it runs in ``cwd`` with ``env``, else launch one that does."""
+    if _ahead is None or not _ahead.fits(sys.executable, cwd, env):
+        launch_ahead(cwd, env)
+
+
 def take(python: str, cwd: str | None, env: dict[str, str] | None) -> LaunchedRoot:
     """The root launched ahead if it was started the same way, else a new one."""
     global _ahead

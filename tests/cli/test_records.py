@@ -132,20 +132,29 @@ def test_record_files_are_created_with_uwsgi_logto_mode(cli, write, tmp_path: Pa
 def test_a_record_that_cannot_be_opened_stops_before_anything_starts(
     tmp_path: Path, option: str, path: str, reason: str, headless: bool
 ) -> None:
-    argv = [sys.executable, "-m", "muletui", "--mule", option, path, *(["--headless"] if headless else [])]
+    """Nothing of the stack's runs: the app is not imported, no mule forks; a stack root started
+    ahead (it runs nothing of the user's before its spec) is gone with the master."""
+    (tmp_path / "app.py").write_text("open('app-imported', 'w').close()\n")
+    argv = [sys.executable, "-m", "muletui", "--wsgi-file", "app.py", "--mule", option, path,
+            *(["--headless"] if headless else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: set[int] = set()
     try:
-        until(lambda: process.poll() is not None or bool(children_of(process.pid)), "an exit or a child")
-        started = children_of(process.pid)
+        while process.poll() is None:
+            with contextlib.suppress(FileNotFoundError):  # a process that just ended
+                for child in children_of(process.pid):
+                    seen |= {child, *children_of(child)}
+            time.sleep(0.002)
         out, err = process.communicate(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert not started, "a stack started although its record could not be opened"
     assert process.returncode == 1
     assert err.splitlines() == [f"muletui: {option} {path}: {reason}"]
     assert out == ""
-    assert wait_gone(started) == []
+    assert not (tmp_path / "app-imported").exists(), "the app was imported although the record could not be opened"
+    assert len(seen) <= 1, f"more than a stack root started: {sorted(seen)}"
+    assert wait_gone(sorted(seen)) == []
