@@ -51,7 +51,7 @@ async def test_a_busy_pipe_is_read_in_paced_batches_and_a_quiet_one_at_once():
     os.write(written, b"alone\n")
     while batches[-1][1] != ["alone"]:
         await asyncio.sleep(0.0005)
-    assert batches[-1][0] - sent < 0.05
+    assert batches[-1][0] - sent < 0.5  # not held back by a pause (generous: a loaded CI machine)
     os.close(written)
     await asyncio.wait_for(ended.wait(), 5)
     assert reader.closed
