@@ -1,9 +1,11 @@
 """Capture of a process's stdout/stderr: 64 KiB reads, split into lines by us, stamped at capture.
 
 Binary junk is decoded with replacement characters; a line longer than :data:`MAX_LINE` is cut
-into several, so neither can stall or exhaust the reader. A busy pipe is read at most once per
-:data:`PACE` seconds, so a process writing a line at a time (a worker's request lines) costs
-the event loop one wake-up per batch, not one per line.
+into several, so neither can stall or exhaust the reader. A pipe that stays busy (more than
+:data:`BURST` reads in a row, each within :data:`PACE` of the last) is then read at most once per
+:data:`PACE`, so a process writing a line at a time (a worker's request lines) costs the event
+loop one wake-up per batch, not one per line; a short burst (a traceback, start-up lines) is
+read as it comes, in step with the other pipes and the master's own lines.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ MAX_LINE = 65536
 #: this: lines then arrive in batches up to this late, and a pipe (64 KiB) fills only above
 #: 13 MB/s, far beyond what a terminal or the console shows.
 PACE = 0.005
+#: Reads in a row, each within :data:`PACE` of the previous one, before a pipe is paced.
+BURST = 8
 
 
 class LineSplitter:
@@ -74,20 +78,23 @@ class PipeReader:
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._on_readable)
         self._last_read = float("-inf")
+        self._quick_reads = 0  # reads in a row, each within PACE of the previous one
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
 
     def _on_readable(self) -> None:
-        """The loop's callback: read, and pause the pipe for :data:`PACE` if it is busy."""
+        """The loop's callback: read, and pause the pipe for :data:`PACE` once it stays busy."""
         if self._readable():
             now = self._loop.time()
-            if now - self._last_read < PACE and not self.closed:
+            self._quick_reads = self._quick_reads + 1 if now - self._last_read < PACE else 0
+            self._last_read = now
+            if self._quick_reads >= BURST and not self.closed:
                 self._loop.remove_reader(self._fd)
                 self._resume = self._loop.call_later(PACE, self._resumed)
-            self._last_read = now
 
     def _resumed(self) -> None:
         self._resume = None
+        self._last_read = self._loop.time()  # a read now continues the busy run: paced again
         self._loop.add_reader(self._fd, self._on_readable)
 
     def _readable(self) -> bool:
