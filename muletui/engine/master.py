@@ -36,7 +36,7 @@ from muletui.engine.lifecycle import (
     Spawn,
 )
 from muletui.engine.listeners import BindError, Listeners
-from muletui.engine.output import PipeReader
+from muletui.engine.output import PipeReader, paired
 from muletui.engine.reports import DatagramReader, report_event
 from muletui.engine.root_process import ModuleFile, RootCallbacks, RootProcess
 from muletui.engine.shutdown import GOODBYE, PLAIN_STOP, Shutdown, killing
@@ -203,7 +203,7 @@ class Master:
             cwd=config.chdir,
             env=config.environment(),
         )
-        self._pipes[None] = (self._capture(None, "out", self._root.stdout_fd), self._capture(None, "err", self._root.stderr_fd))
+        self._pipes[None] = paired(self._capture(None, "out", self._root.stdout_fd), self._capture(None, "err", self._root.stderr_fd))
         try:
             await self._ready
         except StackStartError as error:
@@ -368,7 +368,7 @@ class Master:
             os.close(err_w)
             if agent is not None:
                 agent.close()
-        self._pipes[slot] = (self._capture(slot, "out", out_r), self._capture(slot, "err", err_r))
+        self._pipes[slot] = paired(self._capture(slot, "out", out_r), self._capture(slot, "err", err_r))
 
     def _signal(self, order: Signal) -> None:
         """Signal the incarnation through the root; ask the lifecycle again once its mercy is over."""

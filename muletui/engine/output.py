@@ -80,10 +80,13 @@ class PipeReader:
         self._last_read = float("-inf")
         self._quick_reads = 0  # reads in a row, each within PACE of the previous one
         self._resume: asyncio.TimerHandle | None = None
+        self.sibling: PipeReader | None = None  # the same process's other stream (see paired)
         self.closed = False
 
     def _on_readable(self) -> None:
         """The loop's callback: read, and pause the pipe for :data:`PACE` once it stays busy."""
+        if self.sibling is not None and self.sibling._resume is not None:
+            self.sibling.drain()  # what the paced other stream holds was (mostly) written first
         if self._readable():
             now = self._loop.time()
             self._quick_reads = self._quick_reads + 1 if now - self._last_read < PACE else 0
@@ -133,3 +136,10 @@ class PipeReader:
                 self._resume.cancel()
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
+
+
+def paired(out: PipeReader, err: PipeReader) -> tuple[PipeReader, PipeReader]:
+    """``(out, err)``, one process's two streams, made to keep their order as far as two pipes
+    can: before either is read, what a paced other one holds is delivered first."""
+    out.sibling, err.sibling = err, out
+    return out, err

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable
 
 from muletui.engine import events
-from muletui.engine.output import PipeReader
+from muletui.engine.output import PipeReader, paired
 from muletui.linux import die_with_parent
 
 Publish = Callable[[events.Event], None]
@@ -50,8 +50,8 @@ class ShellCommand:
         finally:
             os.close(out_w)
             os.close(err_w)
-        readers = [PipeReader(fd, _lines_to(publish, stream), lambda: None) for fd, stream in ((out_r, "out"), (err_r, "err"))]
-        return cls(process, readers)
+        readers = paired(*(PipeReader(fd, _lines_to(publish, stream), lambda: None) for fd, stream in ((out_r, "out"), (err_r, "err"))))
+        return cls(process, list(readers))
 
     async def wait(self) -> int:
         """Its exit status (negative: killed by that signal), once its output so far is published.

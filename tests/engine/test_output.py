@@ -9,7 +9,7 @@ import time
 
 from muletui.engine import events
 from muletui.engine.lifecycle import RespawnPolicy
-from muletui.engine.output import MAX_LINE, PACE, LineSplitter, PipeReader
+from muletui.engine.output import MAX_LINE, PACE, LineSplitter, PipeReader, paired
 
 
 def test_splitter_keeps_partial_tails():
@@ -55,6 +55,31 @@ async def test_a_busy_pipe_is_read_in_paced_batches_and_a_quiet_one_at_once():
     os.close(written)
     await asyncio.wait_for(ended.wait(), 5)
     assert reader.closed
+
+
+async def test_a_line_on_the_other_stream_waits_for_what_a_paced_stream_holds():
+    """50 stdout lines, a write each, then one stderr line: stdout is paced by then, yet the
+    stderr line comes after all 50 (two pipes of one process keep their order)."""
+    pipes = [os.pipe(), os.pipe()]
+    seen: list[str] = []
+    readers = paired(*(PipeReader(read, lambda lines: seen.extend(line.text for line in lines), lambda: None)
+                       for read, _ in pipes))  # fmt: skip
+
+    def write_lines() -> None:
+        for number in range(50):
+            os.write(pipes[0][1], f"out {number}\n".encode())
+            time.sleep(0.0002)
+        os.write(pipes[1][1], b"err\n")
+
+    writer = threading.Thread(target=write_lines)
+    writer.start()
+    while "err" not in seen:
+        await asyncio.sleep(0.0005)
+    writer.join()
+    assert seen == [f"out {n}" for n in range(50)] + ["err"]
+    for reader, (_, written) in zip(readers, pipes, strict=True):
+        reader.close()
+        os.close(written)
 
 
 async def test_stdout_and_stderr_are_tagged_and_junk_is_replaced(stack, write):
