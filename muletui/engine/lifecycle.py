@@ -96,6 +96,7 @@ class Slot:
     stop_requested: bool = False  # the running incarnation's exit is expected
     restart_after_stop: bool = False
     reload_when_spawned: bool = False  # a reload asked for while the fork was under way
+    stop_when_spawned: bool = False  # a stop asked for while the fork was under way
     respawning: bool = False  # the next spawn replaces a crashed incarnation (a worker says so)
     cursed_at: float = 0.0  # when the running incarnation was told to stop (a worker's "buried after")
 
@@ -183,7 +184,7 @@ class Lifecycle:
 
     def spawn(self, slot: Slot) -> list[Effect]:
         """Start the slot's next incarnation (at stack start, on a respawn or a restart)."""
-        slot.reload_when_spawned = slot.stop_requested = slot.restart_after_stop = False
+        slot.reload_when_spawned = slot.stop_when_spawned = slot.stop_requested = slot.restart_after_stop = False
         slot.retry_at = None
         return [*self._move(slot, SlotState.STARTING), Spawn(slot)]
 
@@ -204,7 +205,9 @@ class Lifecycle:
             effects.append(Signal(slot, pid, self.stopping))  # forked just before the stop began
         elif slot.state is SlotState.STARTING:
             effects += self._move(slot, SlotState.RUNNING)
-            if slot.reload_when_spawned:
+            if slot.stop_when_spawned:
+                effects += self.stop(slot)
+            elif slot.reload_when_spawned:
                 effects += self.restart(slot)
         return effects
 
@@ -285,6 +288,8 @@ class Lifecycle:
             return self._cancel_retry(slot) + self._move(slot, SlotState.STOPPED)
         if slot.state is SlotState.RUNNING:
             return self._terminate(slot)
+        if slot.state is SlotState.STARTING:  # its first line may come before news of its fork
+            slot.stop_when_spawned, slot.reload_when_spawned = True, False
         return []
 
     def restart(self, slot: Slot) -> list[Effect]:
@@ -299,7 +304,7 @@ class Lifecycle:
         if slot.state is SlotState.STOPPING:
             slot.restart_after_stop = True
         else:  # STARTING: restarted once it runs
-            slot.reload_when_spawned = True
+            slot.reload_when_spawned, slot.stop_when_spawned = True, False
         return []
 
     def kill(self, slot: Slot) -> list[Effect]:

@@ -139,6 +139,28 @@ def test_reload_asked_while_starting_restarts_once_spawned(life):
     assert slot.restart_after_stop and slot.stop_requested
 
 
+def test_stop_asked_while_starting_stops_once_spawned_and_the_latest_request_wins(life):
+    """A mule's first line may come before the root's news of its fork: a stop asked for then
+    (the console's ``s``) is carried out once it runs, not dropped; a restart asked after it wins."""
+    slot = Slot("mule", 1)
+    life.spawn(slot)
+    assert life.stop(slot) == []
+    assert said(life.spawned(slot, PID)) == [
+        "log: spawned uWSGI mule 1 (pid: 4001)",
+        "spawned 1 pid 4001 #1",
+        "1 STARTING -> RUNNING",
+        "1 RUNNING -> STOPPING",
+        "SIGHUP 1 pid 4001 mercy 60s",
+    ]
+    assert slot.stop_requested and not slot.restart_after_stop
+    again = Slot("mule", 2)
+    life.spawn(again)
+    life.stop(again)
+    life.restart(again)
+    life.spawned(again, PID + 1)
+    assert again.restart_after_stop
+
+
 def test_spawned_while_the_stack_stops_gets_the_stop_signal(life):
     slot = Slot("mule", 1)
     life.spawn(slot)
@@ -152,9 +174,9 @@ def test_spawned_while_the_stack_stops_gets_the_stop_signal(life):
 
 
 def test_a_new_spawn_forgets_what_the_last_incarnation_was_asked(life):
-    slot = slot_in(S.STOPPING, stop_requested=True, restart_after_stop=True, reload_when_spawned=True)
+    slot = slot_in(S.STOPPING, stop_requested=True, restart_after_stop=True, reload_when_spawned=True, stop_when_spawned=True)
     life.spawn(slot)
-    assert not (slot.stop_requested or slot.restart_after_stop or slot.reload_when_spawned)
+    assert not (slot.stop_requested or slot.restart_after_stop or slot.reload_when_spawned or slot.stop_when_spawned)
 
 
 # -- exits while running: crashes ----------------------------------------------------------
