@@ -124,11 +124,13 @@ def test_spawned_runs_and_is_announced(life, clock):
     assert (slot.state, slot.pid, slot.incarnation, slot.started_at) == (S.RUNNING, 4242, 1, 1005.0)
 
 
-def test_reload_asked_while_starting_restarts_once_spawned(life):
+@pytest.mark.parametrize("asked", ["restart", "stop"])
+def test_restart_or_stop_asked_while_starting_is_carried_out_once_spawned(life, asked):
+    """A mule's first line may come before the root's news of its fork: a restart or a stop
+    asked for then (the console's ``r`` or ``s``) is carried out once it runs, not dropped."""
     slot = Slot("mule", 1)
     life.spawn(slot)
-    assert life.restart(slot) == []
-    assert slot.reload_when_spawned
+    assert getattr(life, asked)(slot) == []
     assert said(life.spawned(slot, PID)) == [
         "log: spawned uWSGI mule 1 (pid: 4001)",
         "spawned 1 pid 4001 #1",
@@ -136,29 +138,17 @@ def test_reload_asked_while_starting_restarts_once_spawned(life):
         "1 RUNNING -> STOPPING",
         "SIGHUP 1 pid 4001 mercy 60s",
     ]
-    assert slot.restart_after_stop and slot.stop_requested
+    assert slot.stop_requested and slot.restart_after_stop is (asked == "restart")
 
 
-def test_stop_asked_while_starting_stops_once_spawned_and_the_latest_request_wins(life):
-    """A mule's first line may come before the root's news of its fork: a stop asked for then
-    (the console's ``s``) is carried out once it runs, not dropped; a restart asked after it wins."""
-    slot = Slot("mule", 1)
-    life.spawn(slot)
-    assert life.stop(slot) == []
-    assert said(life.spawned(slot, PID)) == [
-        "log: spawned uWSGI mule 1 (pid: 4001)",
-        "spawned 1 pid 4001 #1",
-        "1 STARTING -> RUNNING",
-        "1 RUNNING -> STOPPING",
-        "SIGHUP 1 pid 4001 mercy 60s",
-    ]
-    assert slot.stop_requested and not slot.restart_after_stop
-    again = Slot("mule", 2)
-    life.spawn(again)
-    life.stop(again)
-    life.restart(again)
-    life.spawned(again, PID + 1)
-    assert again.restart_after_stop
+def test_of_a_stop_and_a_restart_asked_while_starting_the_latest_wins(life):
+    for first, last in (("stop", "restart"), ("restart", "stop")):
+        slot = Slot("mule", 1)
+        life.spawn(slot)
+        getattr(life, first)(slot)
+        getattr(life, last)(slot)
+        life.spawned(slot, PID)
+        assert slot.restart_after_stop is (last == "restart")
 
 
 def test_spawned_while_the_stack_stops_gets_the_stop_signal(life):
